@@ -1,0 +1,30 @@
+# Two set-up commands for a fresh machine with Python 3.11: `make demo`, `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip install --disable-pip-version-check -q
+
+.PHONY: demo test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.demo: $(BIN)/python pyproject.toml
+	$(PIP) -e ".[demo]"
+	touch $@
+
+$(VENV)/.test: $(BIN)/python pyproject.toml
+	$(PIP) -e ".[test,demo]"
+	touch $@
+
+demo: $(VENV)/.demo
+	$(BIN)/python doc/examples/plot_quickstart.py
+
+test: $(VENV)/.test
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+bench: $(VENV)/.test
+	$(BIN)/python benchmarks/bench_l21.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,219 @@
+"""The one place that turns ``(X, Y)`` or ``(X, y, tasks)`` into per-task row sets.
+
+Two input formats reach every estimator:
+
+* **wide**: shared ``X`` and a 2-D ``Y`` of shape (n_samples, n_tasks), one column a
+  task, a missing label (``NaN`` or ``None``) leaving that row out of that task only;
+* **long**: ``X``, a 1-D ``y`` and ``tasks``, one task label per row.
+
+A 1-D ``y`` without ``tasks`` is a single task (so every estimator can stand in for a
+single-task one).  Both formats become a :class:`TaskTable`; the long format never
+builds an (n_samples, n_tasks) array.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils.validation import _check_sample_weight, check_array
+
+__all__ = ["TaskTable", "split_tasks", "encode_tasks", "is_missing"]
+
+
+def is_missing(y):
+    """Boolean mask of missing labels: NaN in float arrays, None or NaN in object ones."""
+    y = np.asarray(y)
+    if y.dtype.kind == "f":
+        return np.isnan(y)
+    if y.dtype.kind == "O":
+        flat = [v is None or (isinstance(v, float) and v != v) for v in y.ravel()]
+        return np.asarray(flat, dtype=bool).reshape(y.shape)
+    return np.zeros(y.shape, dtype=bool)
+
+
+def _name(label):
+    return repr(label.item() if hasattr(label, "item") else label)
+
+
+@dataclass
+class TaskTable:
+    """Per-task views of a data set.
+
+    Attributes
+    ----------
+    X : ndarray or CSR matrix of shape (n_samples, n_features)
+        The design; in long format its rows are sorted by task (a copy is made only
+        when the input is not already grouped by task).
+    rows : list
+        One row selector into ``X`` per task: a slice (long format) or a boolean
+        mask (wide format).
+    y : list of ndarray
+        The labels present for each task.
+    weights : list of ndarray
+        Sample weights of each task's rows, normalised to sum to one per task.
+    labels : ndarray or None
+        Task labels (long format), ``None`` in wide format.
+    squeeze : bool
+        True when ``y`` was 1-D without tasks (outputs are returned 1-D).
+    """
+
+    X: object
+    rows: list
+    y: list
+    weights: list
+    labels: object
+    squeeze: bool
+
+    @property
+    def wide(self):
+        return self.labels is None
+
+    @property
+    def n_tasks(self):
+        return len(self.y)
+
+
+def _check_y(y, n_samples, classifier):
+    y = check_array(
+        y,
+        ensure_2d=False,
+        dtype=None if classifier else np.float64,
+        ensure_all_finite="allow-nan" if not classifier else False,
+        input_name="y",
+    )
+    if y.ndim > 2:
+        raise ValueError(f"y must be 1-D or 2-D, got an array of shape {y.shape}.")
+    if y.shape[0] != n_samples:
+        raise ValueError(
+            f"X and y have inconsistent numbers of samples: {n_samples} and {y.shape[0]}."
+        )
+    if classifier and y.dtype.kind == "f" and np.isinf(y).any():
+        raise ValueError("Input y contains infinity.")
+    return y
+
+
+def _normalise(w, name):
+    total = w.sum()
+    if not total > 0:
+        raise ValueError(f"Task {name} has zero total sample weight.")
+    return w / total
+
+
+def _check_rows(n_rows, name):
+    if n_rows < 2:
+        raise ValueError(
+            f"Task {name} has {n_rows} sample(s) with a label; at least 2 are needed "
+            f"(n_samples = {n_rows})."
+        )
+
+
+def split_tasks(X, y, tasks=None, sample_weight=None, *, classifier=False):
+    """Validate ``y``/``tasks``/``sample_weight`` against a validated ``X``.
+
+    Parameters
+    ----------
+    X : ndarray or CSR matrix of shape (n_samples, n_features)
+        Already validated by ``validate_data``.
+    y : array-like of shape (n_samples,) or (n_samples, n_tasks)
+        Targets; a 2-D ``y`` is the wide format.
+    tasks : array-like of shape (n_samples,), default=None
+        Task label of each row (long format).
+    sample_weight : array-like of shape (n_samples,), default=None
+    classifier : bool, default=False
+        Whether labels may be strings.
+
+    Returns
+    -------
+    TaskTable
+    """
+    n = X.shape[0]
+    y = _check_y(y, n, classifier)
+    sw = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
+    if tasks is not None:
+        if y.ndim == 2 and y.shape[1] != 1:
+            raise ValueError(
+                "tasks= is for the long format with a 1-D y; got a 2-D y of shape "
+                f"{y.shape}. Give either a 2-D Y (one column a task) or tasks=, not both."
+            )
+        return _split_long(X, y.reshape(-1), tasks, sw)
+    squeeze = y.ndim == 1
+    Y = y.reshape(n, -1)
+    missing = is_missing(Y)
+    rows, ys, ws = [], [], []
+    for t in range(Y.shape[1]):
+        present = ~missing[:, t]
+        name = f"column {t}" if not squeeze else "0"
+        if not present.any():
+            raise ValueError(f"Task {name} of Y has no label: every value is missing.")
+        _check_rows(int(present.sum()), name)
+        rows.append(present)
+        yt = Y[present, t]
+        ys.append(yt.astype(np.float64) if not classifier else yt)
+        ws.append(_normalise(sw[present], name))
+    return TaskTable(X, rows, ys, ws, None, squeeze)
+
+
+def _split_long(X, y, tasks, sw):
+    tasks = check_array(tasks, ensure_2d=False, dtype=None, input_name="tasks")
+    if tasks.ndim != 1:
+        raise ValueError(f"tasks must be 1-D, got shape {tasks.shape}.")
+    if tasks.shape[0] != X.shape[0]:
+        raise ValueError(
+            "X and tasks have inconsistent numbers of samples: "
+            f"{X.shape[0]} and {tasks.shape[0]}."
+        )
+    keep = ~is_missing(y)
+    if not keep.all():
+        X, y, tasks, sw = X[keep], y[keep], tasks[keep], sw[keep]
+    labels, codes = np.unique(tasks, return_inverse=True)
+    if np.any(codes[1:] < codes[:-1]):
+        order = np.argsort(codes, kind="stable")
+        X, y, codes, sw = X[order], y[order], codes[order], sw[order]
+    starts = np.searchsorted(codes, np.arange(len(labels) + 1))
+    rows, ys, ws = [], [], []
+    for t, label in enumerate(labels):
+        sl = slice(int(starts[t]), int(starts[t + 1]))
+        _check_rows(sl.stop - sl.start, _name(label))
+        rows.append(sl)
+        ys.append(y[sl])
+        ws.append(_normalise(sw[sl], _name(label)))
+    return TaskTable(X, rows, ys, ws, labels, False)
+
+
+def encode_tasks(labels, tasks, n_samples):
+    """Map task labels given at predict time to task indices.
+
+    Raises a ``ValueError`` naming any task not seen in fit.
+    """
+    tasks = check_array(tasks, ensure_2d=False, dtype=None, input_name="tasks")
+    if tasks.ndim != 1 or tasks.shape[0] != n_samples:
+        raise ValueError(
+            f"tasks must be 1-D with one label per row of X ({n_samples}); "
+            f"got shape {tasks.shape}."
+        )
+    try:
+        codes = np.searchsorted(labels, tasks)
+    except TypeError as exc:
+        raise ValueError(f"tasks have a type unlike the tasks seen in fit: {exc}")
+    codes = np.minimum(codes, len(labels) - 1)
+    unknown = labels[codes] != tasks
+    if np.any(unknown):
+        names = ", ".join(_name(v) for v in np.unique(tasks[unknown])[:5])
+        raise ValueError(f"Unknown task(s) {names}: not seen in fit (tasks_).")
+    return codes
+
+
+def task_rows(codes, n_tasks):
+    """Row indices of each task present in ``codes``, as (task, rows) pairs."""
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(n_tasks + 1))
+    for t in range(n_tasks):
+        if bounds[t + 1] > bounds[t]:
+            yield t, order[bounds[t] : bounds[t + 1]]
+
+
+def take_rows(X, rows):
+    """``X[rows]`` for dense or sparse ``X`` and a slice, mask or index array."""
+    if sp.issparse(X) and isinstance(rows, np.ndarray) and rows.dtype == bool:
+        rows = np.flatnonzero(rows)
+    return X[rows]

@@ -1,0 +1,61 @@
+"""What every skmtl estimator shares: the task formats at predict time, tags, score."""
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from ._tasks import encode_tasks, task_rows
+
+
+class MultiTaskMixin:
+    """Mixin for estimators that take tasks as a 2-D Y or as ``tasks=`` ids.
+
+    After ``fit`` the estimator has ``tasks_`` (long format: the task labels seen,
+    sorted; wide format: ``None``) and ``n_tasks_``.  ``tasks`` is requested by
+    default in ``fit``, ``predict`` and ``score`` when metadata routing is enabled.
+    """
+
+    __metadata_request__fit = {"tasks": True}
+    __metadata_request__predict = {"tasks": True}
+    __metadata_request__score = {"tasks": True}
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        tags.input_tags.sparse = True
+        return tags
+
+    def _task_codes(self, tasks, n_samples):
+        """Task index of each row at predict time (None in wide format)."""
+        check_is_fitted(self)
+        if self.tasks_ is None:
+            if tasks is not None:
+                raise ValueError(
+                    "tasks were given at predict but not at fit: this model was fit on "
+                    "a 2-D Y (or a single task); pass no tasks, or refit with tasks=."
+                )
+            return None
+        if tasks is None:
+            raise ValueError(
+                "This model was fit with tasks= (long format): pass tasks= to "
+                "predict/score too, one task label per row."
+            )
+        return encode_tasks(self.tasks_, tasks, n_samples)
+
+    def _assemble(self, per_task, codes, n_samples):
+        """Put per-task outputs back in row order.
+
+        ``per_task(t, rows)`` returns task ``t``'s output on ``rows`` (``rows`` is
+        None for all rows).  Wide format: a list over tasks; long: one array.
+        """
+        if codes is None:
+            return [per_task(t, None) for t in range(self.n_tasks_)]
+        out = None
+        for t, rows in task_rows(codes, self.n_tasks_):
+            part = per_task(t, rows)
+            if out is None:
+                out = np.empty((n_samples,) + part.shape[1:], dtype=part.dtype)
+            elif part.dtype != out.dtype:
+                out = out.astype(np.result_type(out.dtype, part.dtype))
+            out[rows] = part
+        return out

@@ -1,0 +1,514 @@
+"""MultiTaskRegressor and MultiTaskClassifier: thin estimators over the solvers."""
+
+import numbers
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context, clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.extmath import softmax
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .._tasks import split_tasks, take_rows
+from ..base import MultiTaskMixin
+from ..metrics import task_average
+from ._bcd import bcd_l21
+from ._datafit import DesignFit, GramFit, make_blocks
+from ._fista import fista
+from ._losses import LOSSES, Squared
+from ._penalties import L21, PENALTIES, Dirty, Penalty, get_penalty
+
+_SHARED_DOC = """
+    penalty : {"l21", "l1", "l2", "trace", "mean", "graph", "cluster", "dirty"} \
+or Penalty, default="l21"
+        How the tasks are coupled.  A name uses the penalty's defaults; an object
+        (:class:`~skmtl.linear.GraphRegularized`, ...) sets its parameters, which
+        ``GridSearchCV`` can tune as ``penalty__<name>``.
+    alpha : float, default=1.0
+        Strength of the penalty (``alpha >= 0``).
+    fit_intercept : bool, default=True
+        Fit one unpenalized intercept per task.
+    solver : {"auto", "fista", "cd"}, default="auto"
+        ``"fista"``: accelerated proximal gradient, every penalty.  ``"cd"``: block
+        coordinate descent in Gram form with Gap Safe screening, for ``"l21"`` with
+        the squared loss.  ``"auto"`` takes ``"cd"`` where it applies.
+    precompute : "auto" or bool, default="auto"
+        Whether the squared loss works on per-task Gram matrices (one iteration
+        costs ``O(p^2 T)`` instead of a pass over X).  ``"auto"`` does so when that
+        is cheaper than a pass over the data.
+    max_iter : int, default=1000
+        Maximum number of iterations (epochs for ``"cd"``).
+    tol : float, default=1e-4
+        Stop when the duality gap falls under ``tol`` times the data-fit term at
+        zero (norm penalties), or when the relative size of a proximal-gradient step
+        falls under ``tol`` (the others).
+    warm_start : bool, default=False
+        Start from the previous solution when refitting on data of the same shape.
+    verbose : int, default=0
+        Print solver progress."""
+
+
+class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
+    _parameter_constraints = {
+        "penalty": [StrOptions(set(PENALTIES)), Penalty],
+        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "fit_intercept": ["boolean"],
+        "solver": [StrOptions({"auto", "fista", "cd"})],
+        "precompute": [StrOptions({"auto"}), "boolean"],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+    }
+    _classifier = False
+
+    def _loss(self):
+        return Squared()
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, tasks=None, sample_weight=None):
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_tasks)
+            Targets.  2-D: one column a task, a missing label (NaN) leaving the row
+            out of that task.  1-D with ``tasks``: long format.  1-D alone: one task.
+        tasks : array-like of shape (n_samples,), default=None
+            Task label (int or str) of each row, for the long format.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights; each task's loss is its weighted mean.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        X = validate_data(self, X, accept_sparse="csr", dtype=np.float64, reset=True)
+        table = split_tasks(X, y, tasks, sample_weight, classifier=self._classifier)
+        targets, out_groups = self._encode_targets(table)
+        loss = self._loss()
+        blocks, out_task = make_blocks(table, targets, segmented=loss.name == "logistic")
+        penalty = clone(get_penalty(self.penalty)).bind(out_task, out_groups)
+        p, m = X.shape[1], out_task.size
+        self.tasks_ = table.labels
+        self.n_tasks_ = table.n_tasks
+        self._squeeze = table.squeeze
+        self._out_slices = [slice(int(a), int(b)) for a, b in zip(
+            np.searchsorted(out_task, np.arange(table.n_tasks)),
+            np.searchsorted(out_task, np.arange(table.n_tasks), side="right"))]
+
+        use_cd = self.solver == "cd" or (
+            self.solver == "auto" and isinstance(penalty, L21) and self.alpha > 0
+            and isinstance(loss, Squared) and self._use_gram(blocks, p, m)
+        )
+        if use_cd and not (isinstance(penalty, L21) and isinstance(loss, Squared)):
+            raise ValueError(
+                "solver='cd' needs penalty='l21' and the squared loss; use solver='fista'."
+            )
+        gram = isinstance(loss, Squared) and (use_cd or self._use_gram(blocks, p, m))
+        if gram:
+            datafit = GramFit(blocks, p, m, self.fit_intercept)
+        else:
+            datafit = DesignFit(blocks, loss, p, m, self.fit_intercept)
+        V, b = self._initial(penalty, p, m, gram)
+        if use_cd:
+            V, gap, n_iter, converged = bcd_l21(
+                datafit, self.alpha, V, max_iter=self.max_iter, tol=self.tol,
+                verbose=self.verbose,
+            )
+        else:
+            V, b, gap, n_iter, converged = fista(
+                datafit, penalty, self.alpha, V, b, max_iter=self.max_iter,
+                tol=self.tol, verbose=self.verbose,
+            )
+        W = penalty.coef(V)
+        if gram:
+            b = datafit.intercept(W)
+        elif b is None:
+            b = np.zeros(m)
+        self._variable = V
+        self.coef_ = np.ascontiguousarray(W.T)
+        self.intercept_ = b
+        if isinstance(penalty, Dirty):
+            self.coef_shared_, self.coef_specific_ = (A.T for A in penalty._split(V))
+        self.n_iter_ = n_iter
+        self.dual_gap_ = gap
+        if not converged:
+            warnings.warn(
+                f"The solver did not converge in max_iter={self.max_iter} iterations "
+                f"(duality gap {gap:.3e}). Increase max_iter or tol, or scale the "
+                "features.",
+                ConvergenceWarning,
+            )
+        return self
+
+    def _use_gram(self, blocks, p, m):
+        if self.precompute != "auto":
+            return bool(self.precompute)
+        shared = len(blocks) == 1 and np.all(blocks[0].S == blocks[0].S[:, :1])
+        n_grams = 1 if shared else m
+        data_cost = sum(
+            (blk.X.nnz if sp.issparse(blk.X) else blk.X.size) * blk.Y.shape[1]
+            for blk in blocks
+        )
+        return n_grams * p * p <= min(data_cost, 5e7)
+
+    def _initial(self, penalty, p, m, gram):
+        b = None if gram or not self.fit_intercept else np.zeros(m)
+        if (
+            self.warm_start
+            and hasattr(self, "coef_")
+            and self.coef_.shape == (m, p)
+            and getattr(self, "_variable", None) is not None
+        ):
+            V = self._variable
+            if V.shape != penalty.variable(self.coef_.T).shape:
+                V = penalty.variable(self.coef_.T)
+            if b is not None:
+                b = self.intercept_.copy()
+            return V.copy(), b
+        return penalty.variable(np.zeros((p, m))), b
+
+    def _decision(self, X, t, rows):
+        Xt = X if rows is None else take_rows(X, rows)
+        s = self._out_slices[t]
+        return np.asarray(Xt @ self.coef_[s].T) + self.intercept_[s]
+
+    def _validate_predict(self, X, tasks):
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", dtype=np.float64, reset=False)
+        return X, self._task_codes(tasks, X.shape[0])
+
+
+class MultiTaskRegressor(RegressorMixin, _MultiTaskLinear):
+    r"""Regularized multi-task linear regression.
+
+    Fits one linear model per task, coupled by a penalty on the coefficient matrix
+    :math:`W = [w_1, \dots, w_T]` (one column a task):
+
+    .. math::
+        \min_{W, b}\ \sum_{t=1}^T \frac{1}{2 \sum_i s_i} \sum_{i \in t}
+        s_i (y_i - x_i^\top w_t - b_t)^2 + \alpha\, \Omega(W)
+
+    i.e. the sum over tasks of each task's weighted mean squared error.  With every
+    label present and shared X, ``penalty="l21"`` is exactly sklearn's
+    :class:`~sklearn.linear_model.MultiTaskLasso`; ``alpha`` maps to MALSAR's
+    ``rho1`` as ``rho1 = alpha * n_t`` on tasks of equal size ``n_t`` (MALSAR sums
+    the squared errors without the mean and the 1/2).
+
+    Parameters
+    ----------
+    {shared}
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_tasks, n_features)
+        One row a task.
+    intercept_ : ndarray of shape (n_tasks,)
+    tasks_ : ndarray or None
+        Task labels seen in fit (long format), sorted; ``None`` in wide format.
+    n_tasks_ : int
+    n_iter_ : int
+        Iterations (or epochs) run by the solver.
+    dual_gap_ : float
+        Final duality gap (NaN for penalties without a known dual).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Defined when X has string feature names.
+    coef_shared_, coef_specific_ : ndarray of shape (n_tasks, n_features)
+        The two parts of the dirty model (``penalty="dirty"`` only).
+
+    See Also
+    --------
+    MultiTaskClassifier : The same penalties with classification losses.
+    sklearn.linear_model.MultiTaskLasso : The ``"l21"`` case with shared X.
+
+    Examples
+    --------
+    Long format, one task label per row:
+
+    >>> import numpy as np
+    >>> from skmtl import MultiTaskRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.randn(200, 10)
+    >>> tasks = rng.choice(["north", "south", "east"], size=200)
+    >>> w = np.r_[1.0, -2.0, np.zeros(8)]
+    >>> y = X @ w + (tasks == "south") * X[:, 2] + 0.1 * rng.randn(200)
+    >>> model = MultiTaskRegressor(penalty="l21", alpha=0.01).fit(X, y, tasks=tasks)
+    >>> model.coef_.shape
+    (3, 10)
+    >>> model.predict(X[:2], tasks=["north", "south"]).shape
+    (2,)
+
+    Wide format, one column a task, NaN where a label is missing:
+
+    >>> Y = np.column_stack([X @ w, X @ w + X[:, 2]])
+    >>> Y[:50, 1] = np.nan
+    >>> MultiTaskRegressor(penalty="trace", alpha=0.01).fit(X, Y).predict(X).shape
+    (200, 2)
+    """
+
+    __doc__ = __doc__.replace("{shared}", _SHARED_DOC.strip())
+
+    def __init__(self, penalty="l21", alpha=1.0, *, fit_intercept=True, solver="auto",
+                 precompute="auto", max_iter=1000, tol=1e-4, warm_start=False,
+                 verbose=0):
+        self.penalty = penalty
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.precompute = precompute
+        self.max_iter = max_iter
+        self.tol = tol
+        self.warm_start = warm_start
+        self.verbose = verbose
+
+    def _encode_targets(self, table):
+        return [y[:, None] for y in table.y], np.zeros(table.n_tasks, dtype=int)
+
+    def predict(self, X, tasks=None):
+        """Predict with each row's task model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        tasks : array-like of shape (n_samples,), default=None
+            Task of each row; required if and only if the model was fit with tasks.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_tasks)
+            Long format or single task: one value per row; wide: one column a task.
+        """
+        X, codes = self._validate_predict(X, tasks)
+        out = self._assemble(lambda t, rows: self._decision(X, t, rows)[:, 0], codes,
+                             X.shape[0])
+        if codes is not None:
+            return out
+        return out[0] if self._squeeze else np.column_stack(out)
+
+    def score(self, X, y, tasks=None, sample_weight=None):
+        """Mean over tasks of the coefficient of determination R^2.
+
+        Missing labels (NaN) in a 2-D ``y`` are skipped; in long format ``tasks``
+        must be given, as in ``predict``.
+        """
+        pred = self.predict(X, tasks=tasks)
+        return task_average(r2_score, y, pred, tasks=tasks, sample_weight=sample_weight)
+
+
+def _task_name(table, t):
+    if table.labels is not None:
+        return repr(table.labels[t].item() if hasattr(table.labels[t], "item") else table.labels[t])
+    return f"column {t}" if not table.squeeze else "0"
+
+
+class MultiTaskClassifier(ClassifierMixin, _MultiTaskLinear):
+    r"""Regularized multi-task linear classification.
+
+    One linear classifier per task, coupled by a penalty on the coefficient matrix:
+
+    .. math::
+        \min_{W, b}\ \sum_{t=1}^T \frac{1}{\sum_{i \in t} s_i} \sum_{i \in t}
+        s_i\, \ell(y_i, x_i^\top W_t + b_t) + \alpha\, \Omega(W)
+
+    with the logistic loss for binary tasks and the multinomial loss for multiclass
+    ones (``loss="logistic"``), or the one-vs-rest squared hinge
+    (``loss="squared_hinge"``: the regularized multi-task SVM of Evgeniou & Pontil
+    2004).  Each task has its own classes.
+
+    Parameters
+    ----------
+    {shared}
+    loss : {"logistic", "squared_hinge"}, default="logistic"
+        ``predict_proba`` is available with the logistic loss only.
+
+    Attributes
+    ----------
+    classes_ : ndarray or list of ndarray
+        Single task: its classes.  Wide format: one array per column of Y.  Long
+        format: the union of the tasks' classes (``predict_proba`` has one column
+        each, zero where a class does not occur in the row's task).
+    coef_ : ndarray of shape (n_outputs, n_features)
+        One row per binary task, ``n_classes`` rows per multiclass task (rows of
+        task ``t`` in the order of its classes).
+    intercept_ : ndarray of shape (n_outputs,)
+    tasks_ : ndarray or None
+        Task labels seen in fit (long format), sorted; ``None`` in wide format.
+    n_tasks_ : int
+    n_iter_ : int
+    dual_gap_ : float
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+
+    See Also
+    --------
+    MultiTaskRegressor : The same penalties with the squared loss.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmtl import MultiTaskClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.randn(300, 5)
+    >>> tasks = np.repeat([0, 1, 2], 100)
+    >>> y = (X[:, 0] + 0.3 * tasks * X[:, 1] > 0).astype(int)
+    >>> clf = MultiTaskClassifier(penalty="l21", alpha=0.01).fit(X, y, tasks=tasks)
+    >>> clf.score(X, y, tasks=tasks) > 0.9
+    True
+    >>> clf.predict_proba(X[:2], tasks=[0, 2]).shape
+    (2, 2)
+    """
+
+    __doc__ = __doc__.replace("{shared}", _SHARED_DOC.strip())
+    _classifier = True
+    _parameter_constraints = {
+        **_MultiTaskLinear._parameter_constraints,
+        "loss": [StrOptions({"logistic", "squared_hinge"})],
+    }
+
+    def __init__(self, penalty="l21", alpha=1.0, *, loss="logistic", fit_intercept=True,
+                 solver="auto", precompute="auto", max_iter=1000, tol=1e-4,
+                 warm_start=False, verbose=0):
+        self.penalty = penalty
+        self.alpha = alpha
+        self.loss = loss
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.precompute = precompute
+        self.max_iter = max_iter
+        self.tol = tol
+        self.warm_start = warm_start
+        self.verbose = verbose
+
+    def _loss(self):
+        return LOSSES[self.loss]()
+
+    def _encode_targets(self, table):
+        self._classes, targets, groups = [], [], []
+        for t, y in enumerate(table.y):
+            classes, codes = np.unique(y, return_inverse=True)
+            if classes.size < 2:
+                raise ValueError(
+                    f"Task {_task_name(table, t)} has one class ({classes[0]!r}); a "
+                    "classifier needs at least 2 classes in every task."
+                )
+            self._classes.append(classes)
+            if classes.size == 2:
+                E = (codes == 1).astype(np.float64)[:, None]
+                groups.append("binary")
+            else:
+                E = (codes[:, None] == np.arange(classes.size)).astype(np.float64)
+                groups.extend(f"class {c!r}" for c in classes)
+            targets.append(2.0 * E - 1.0 if self.loss == "squared_hinge" else E)
+        if table.squeeze:
+            self.classes_ = self._classes[0]
+        elif table.wide:
+            self.classes_ = list(self._classes)
+        else:
+            self.classes_ = np.unique(np.concatenate(self._classes))
+        return targets, np.unique(groups, return_inverse=True)[1]
+
+    def _scores(self, X, t, rows, proba):
+        """Per-class scores of task ``t``: decisions or probabilities, (n, K_t)."""
+        Z = self._decision(X, t, rows)
+        if Z.shape[1] == 1:
+            if proba:
+                p = 0.5 * (1.0 + np.tanh(0.5 * Z))
+                return np.hstack([1.0 - p, p])
+            return np.hstack([np.zeros_like(Z), Z])
+        return softmax(Z, copy=False) if proba else Z
+
+    def _collect(self, X, tasks, proba, fill):
+        X, codes = self._validate_predict(X, tasks)
+        if codes is None:
+            out = [self._scores(X, t, None, proba) for t in range(self.n_tasks_)]
+            return out[0] if self._squeeze else out
+        union = self.classes_
+
+        def per_task(t, rows):
+            scores = self._scores(X, t, rows, proba)
+            full = np.full((scores.shape[0], union.size), fill)
+            full[:, np.searchsorted(union, self._classes[t])] = scores
+            return full
+
+        return self._assemble(per_task, codes, X.shape[0])
+
+    def predict(self, X, tasks=None):
+        """Predict class labels with each row's task model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        tasks : array-like of shape (n_samples,), default=None
+            Task of each row; required if and only if the model was fit with tasks.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_tasks)
+        """
+        scores = self._collect(X, tasks, proba=False, fill=-np.inf)
+        if isinstance(scores, list):
+            return np.column_stack(
+                [c[s.argmax(axis=1)] for c, s in zip(self._classes, scores)]
+            )
+        classes = self.classes_
+        return classes[scores.argmax(axis=1)]
+
+    def decision_function(self, X, tasks=None):
+        """Decision scores.
+
+        Returns
+        -------
+        scores : ndarray or list of ndarray
+            A binary task gives one score per row (positive: ``classes[1]``), a
+            multiclass task one per class.  Wide format: an (n_samples, n_tasks) array
+            when every task is binary, else a list over tasks.  Long format: one
+            score per row when every task is binary with the same two classes, else
+            an (n_samples, n_classes) array over ``classes_`` (``-inf`` for classes
+            outside the row's task).
+        """
+        scores = self._collect(X, tasks, proba=False, fill=-np.inf)
+        if isinstance(scores, list):
+            if all(s.shape[1] == 2 for s in scores):
+                return np.column_stack([s[:, 1] for s in scores])
+            return [s[:, 1] if s.shape[1] == 2 else s for s in scores]
+        return scores[:, 1] if scores.shape[1] == 2 else scores
+
+    def _has_proba(self):
+        return self.loss == "logistic"
+
+    @available_if(_has_proba)
+    def predict_proba(self, X, tasks=None):
+        """Class probabilities (logistic loss only).
+
+        Returns
+        -------
+        proba : ndarray or list of ndarray
+            Single task or long format: (n_samples, n_classes) over ``classes_``;
+            wide format: a list with one (n_samples, n_classes_t) array per task,
+            as sklearn's multi-output classifiers do.
+        """
+        return self._collect(X, tasks, proba=True, fill=0.0)
+
+    @available_if(_has_proba)
+    def predict_log_proba(self, X, tasks=None):
+        """Logarithm of :meth:`predict_proba`."""
+        proba = self.predict_proba(X, tasks=tasks)
+        with np.errstate(divide="ignore"):
+            if isinstance(proba, list):
+                return [np.log(p) for p in proba]
+            return np.log(proba)
+
+    def score(self, X, y, tasks=None, sample_weight=None):
+        """Mean over tasks of each task's accuracy (missing labels skipped)."""
+        pred = self.predict(X, tasks=tasks)
+        return task_average(accuracy_score, y, pred, tasks=tasks,
+                            sample_weight=sample_weight)
