@@ -127,6 +127,8 @@ def split_tasks(X, y, tasks=None, sample_weight=None, *, classifier=False):
     TaskTable
     """
     n = X.shape[0]
+    if y is None:
+        raise ValueError("This estimator requires y to be passed, but the target y is None.")
     y = _check_y(y, n, classifier)
     sw = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
     if tasks is not None:
@@ -141,10 +143,12 @@ def split_tasks(X, y, tasks=None, sample_weight=None, *, classifier=False):
     missing = is_missing(Y)
     rows, ys, ws = [], [], []
     for t in range(Y.shape[1]):
-        present = ~missing[:, t]
+        present = ~missing[:, t] & (sw > 0)  # a zero weight is a missing label
         name = f"column {t}" if not squeeze else "0"
         if not present.any():
-            raise ValueError(f"Task {name} of Y has no label: every value is missing.")
+            raise ValueError(
+                f"Task {name} of Y has no label: every value is missing (or weighs 0)."
+            )
         _check_rows(int(present.sum()), name)
         rows.append(present)
         yt = Y[present, t]
@@ -162,7 +166,7 @@ def _split_long(X, y, tasks, sw):
             "X and tasks have inconsistent numbers of samples: "
             f"{X.shape[0]} and {tasks.shape[0]}."
         )
-    keep = ~is_missing(y)
+    keep = ~is_missing(y) & (sw > 0)
     if not keep.all():
         X, y, tasks, sw = X[keep], y[keep], tasks[keep], sw[keep]
     labels, codes = np.unique(tasks, return_inverse=True)

@@ -11,6 +11,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import softmax
 from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._tasks import split_tasks, take_rows
@@ -394,6 +395,7 @@ class MultiTaskClassifier(ClassifierMixin, _MultiTaskLinear):
     def _encode_targets(self, table):
         self._classes, targets, groups = [], [], []
         for t, y in enumerate(table.y):
+            check_classification_targets(y)
             classes, codes = np.unique(y, return_inverse=True)
             if classes.size < 2:
                 raise ValueError(

@@ -14,7 +14,7 @@ by name (``penalty="trace"``) through :func:`get_penalty`.
 import numbers
 
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.utils._param_validation import Interval, validate_params
 
 __all__ = [
@@ -150,13 +150,9 @@ class _Quadratic(Penalty):
         return np.diag(A.sum(axis=1)) - A
 
     def bind(self, out_task, out_group):
-        bound = self._bound_copy()
+        bound = clone(self)
         lap = self._laplacian(self._adjacency(out_task.max() + 1), out_task, out_group)
         bound._eig = np.linalg.eigh(lap)
-        return bound
-
-    def _bound_copy(self):
-        bound = type(self)(**self.get_params(deep=False))
         return bound
 
     def value(self, V):
@@ -268,7 +264,8 @@ class ClusteredNorm(Penalty):
     Parameters
     ----------
     n_clusters : int, default=2
-        Number of task clusters ``k`` (at most the number of outputs).
+        Number of task clusters ``k``; with fewer outputs than ``k``, each output
+        is its own cluster (the penalty is then a ridge).
     eta : float, default=1.0
         Ratio of the within-cluster to the global regularization.
     """
@@ -283,12 +280,9 @@ class ClusteredNorm(Penalty):
         self.eta = eta
 
     def bind(self, out_task, out_group):
-        if self.n_clusters > out_task.size:
-            raise ValueError(
-                f"n_clusters={self.n_clusters} exceeds the number of outputs "
-                f"({out_task.size})."
-            )
-        return self
+        bound = clone(self)
+        bound._k = min(self.n_clusters, out_task.size)
+        return bound
 
     def _sigma(self, V):
         s = np.linalg.svd(V, compute_uv=False)
@@ -296,14 +290,14 @@ class ClusteredNorm(Penalty):
 
     def value(self, V):
         s = self._sigma(V)
-        mu = _cluster_weights(s, self.eta, self.n_clusters)
+        mu = _cluster_weights(s, self.eta, self._k)
         return self.eta * (1 + self.eta) * np.sum(s**2 / (self.eta + mu))
 
     def prox(self, V, step):
         U, s, Vt = np.linalg.svd(V, full_matrices=False)
         c = step * self.eta * (1 + self.eta)
         full = np.concatenate([s, np.zeros(max(V.shape[1] - s.size, 0))])
-        mu = _cluster_weights(full, self.eta + 2 * c, self.n_clusters)[: s.size]
+        mu = _cluster_weights(full, self.eta + 2 * c, self._k)[: s.size]
         shrunk = s * (self.eta + mu) / (self.eta + mu + 2 * c)
         return (U * shrunk) @ Vt
 
