@@ -61,6 +61,7 @@ def fista(datafit, penalty, alpha, V, b, *, max_iter=1000, tol=1e-4, verbose=0,
     for it in range(1, max_iter + 1):
         GW, gb = datafit.gradient(coef(y), by, Zy)
         Gy = penalty.var_gradient(GW)
+        L = max(0.9 * L, 1e-3 * L0)  # let the step grow back where the curvature is low
         while True:
             xn = penalty.prox(y - Gy / L, alpha / L)
             bn = None if by is None else by - gb / L
@@ -87,7 +88,7 @@ def fista(datafit, penalty, alpha, V, b, *, max_iter=1000, tol=1e-4, verbose=0,
         fy = datafit.value(coef(y), by, Zy)
 
         if use_gap:
-            if it % check_every and it != max_iter:
+            if it % check_every and it not in (1, max_iter):
                 continue
             gap, gb2 = duality_gap(datafit, penalty, alpha, x, bx, Zx)
             converged = gap <= tol * scale and gb2 / L <= tol * scale

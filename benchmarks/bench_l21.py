@@ -1,0 +1,393 @@
+"""Benchmark of skmtl's L21 (joint feature selection) solvers.
+
+Prints three tables:
+
+(a) shared X: ``MultiTaskRegressor(penalty="l21")`` (solver "auto" = Gram block
+    coordinate descent with Gap Safe screening, and solver "fista") against
+    sklearn's ``MultiTaskLasso`` at the same ``tol``, i.e. the same duality gap
+    ``gap <= tol * ||Y_c||_F^2 / n`` on the objective
+    ``1/(2n) ||Y - X W - b||_F^2 + alpha ||W||_21``.  The gaps of all solutions are
+    recomputed here in numpy, independently of either package.
+(b) the cost of one FISTA iteration against its floor: ``X.T @ (X @ W)`` on the
+    data (``precompute=False``) or ``G @ W`` in Gram space (``precompute=True``).
+(c) the long format ``fit(X, y, tasks=ids)`` with many tasks: fit time and peak
+    extra memory during ``fit``, relative to ``X.nbytes``.
+
+Usage::
+
+    python benchmarks/bench_l21.py            # full sizes (a few minutes)
+    python benchmarks/bench_l21.py --quick    # smoke run (seconds)
+"""
+
+import argparse
+import gc
+import os
+import platform
+import sys
+import threading
+import time
+import tracemalloc
+import warnings
+
+import numpy as np
+import scipy
+import sklearn
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import MultiTaskLasso
+from threadpoolctl import threadpool_info
+
+import skmtl
+from skmtl import MultiTaskRegressor
+
+
+# ----------------------------------------------------------------------------- utils
+def print_environment():
+    print("=" * 78)
+    print("skmtl L21 benchmark")
+    print("=" * 78)
+    print(f"python      {sys.version.split()[0]}  ({platform.python_implementation()})")
+    print(f"platform    {platform.platform()}")
+    print(f"machine     {platform.machine()}  processor={platform.processor() or '?'}  "
+          f"cpu_count={os.cpu_count()}"
+          + (f"  affinity={len(os.sched_getaffinity(0))}"
+             if hasattr(os, "sched_getaffinity") else ""))
+    print(f"versions    numpy {np.__version__}  scipy {scipy.__version__}  "
+          f"sklearn {sklearn.__version__}  skmtl {getattr(skmtl, '__version__', '?')}")
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                "MKL_NUM_THREADS"):
+        print(f"{var:<20} {os.environ.get(var, '(unset)')}")
+    for info in threadpool_info():
+        print(f"threadpool  {info.get('user_api')}: {info.get('internal_api')} "
+              f"{info.get('version')}  threads={info.get('num_threads')}  "
+              f"arch={info.get('architecture', '-')}  "
+              f"[{os.path.basename(info.get('filepath', ''))}]")
+    print()
+
+
+def best_time(fn, repeats):
+    """Best wall time of ``repeats`` calls, and the last result."""
+    best, out = np.inf, None
+    for _ in range(repeats):
+        gc.collect()
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def quiet_fit(model, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(*args, **kwargs)
+
+
+def table(header, rows):
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(header)]
+    line = "  ".join(f"{h:>{w}}" for h, w in zip(header, widths))
+    print(line)
+    print("-" * len(line))
+    for r in rows:
+        print("  ".join(f"{str(c):>{w}}" for c, w in zip(r, widths)))
+
+
+def _rss():
+    """Resident set size in bytes (Linux), else None."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return None
+
+
+class PeakRSS:
+    """Samples the RSS in a thread; ``extra`` = peak - RSS at entry (bytes)."""
+
+    def __init__(self, interval=0.002):
+        self.interval, self.extra = interval, None
+
+    def __enter__(self):
+        self.base = _rss()
+        self.peak = self.base
+        self._stop = threading.Event()
+        if self.base is not None:
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _rss())
+            time.sleep(self.interval)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        if self.base is not None:
+            self._thread.join()
+            self.peak = max(self.peak, _rss())
+            self.extra = self.peak - self.base
+
+
+def l21_gap(X_c, Y_c, W, alpha):
+    """Duality gap of ``1/(2n)||Y_c - X_c W||^2 + alpha ||W||_21`` at ``W`` (p, T).
+
+    The dual point is the residual rescaled into the dual ball:
+    ``theta = R / (n s)``, ``s = max(1, max_j ||X_j^T R|| / (n alpha))``.
+    """
+    n = X_c.shape[0]
+    R = Y_c - X_c @ W
+    primal = 0.5 * np.vdot(R, R) / n + alpha * np.sqrt((W**2).sum(axis=1)).sum()
+    s = max(1.0, np.sqrt(((X_c.T @ R) ** 2).sum(axis=1)).max() / (n * alpha))
+    dual = np.vdot(R, Y_c) / (n * s) - 0.5 * np.vdot(R, R) / (n * s * s)
+    return primal - dual
+
+
+def fmt_t(seconds):
+    return f"{seconds:.3f}s" if seconds >= 0.1 else f"{1e3 * seconds:.2f}ms"
+
+
+def fmt_mb(nbytes):
+    return "n/a" if nbytes is None else f"{nbytes / 2**20:.1f} MiB"
+
+
+# ------------------------------------------------------------------------- data
+def make_shared(n, p, T, support, snr, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p))
+    W = np.zeros((p, T))
+    rows = rng.choice(p, size=support, replace=False)
+    W[rows] = rng.standard_normal((support, T))
+    signal = X @ W
+    sigma = np.sqrt(signal.var() / snr)
+    Y = signal + sigma * rng.standard_normal((n, T)) + rng.standard_normal(T)
+    return X, Y
+
+
+# ------------------------------------------------------------------ section (a)
+def section_a(args, X, Y):
+    n, p = X.shape
+    T = Y.shape[1]
+    X_c = X - X.mean(axis=0)
+    Y_c = Y - Y.mean(axis=0)
+    alpha_max = np.sqrt(((X_c.T @ Y_c) ** 2).sum(axis=1)).max() / n
+    alpha = args.alpha_ratio * alpha_max
+    scale = np.vdot(Y_c, Y_c) / n
+    print(f"(a) shared X: n={n} p={p} T={T}, support {args.support} rows, SNR {args.snr}, "
+          f"alpha = {args.alpha_ratio} * alpha_max = {alpha:.4g}, tol = {args.tol:g}")
+    print(f"    target gap <= tol * ||Y_c||_F^2 / n = {args.tol * scale:.4e}"
+          f"   (best of {args.repeats}; sklearn best of {args.sk_repeats})")
+
+    fits = [
+        ("sklearn MultiTaskLasso", args.sk_repeats,
+         lambda: MultiTaskLasso(alpha=alpha, tol=args.tol, max_iter=10000).fit(X, Y)),
+        ("skmtl l21 solver=auto (cd)", args.repeats,
+         lambda: MultiTaskRegressor(penalty="l21", alpha=alpha, tol=args.tol,
+                                    max_iter=10000).fit(X, Y)),
+        ("skmtl l21 solver=fista", args.repeats,
+         lambda: MultiTaskRegressor(penalty="l21", alpha=alpha, tol=args.tol,
+                                    solver="fista", max_iter=10000).fit(X, Y)),
+    ]
+    results = []
+    for name, repeats, fn in fits:
+        t, model = best_time(fn, repeats)
+        W = model.coef_.T
+        gap = l21_gap(X_c, Y_c, W, alpha)
+        results.append((name, t, model, W, gap))
+
+    t_sk, W_sk = results[0][1], results[0][3]
+    rows = []
+    for name, t, model, W, gap in results:
+        rows.append([
+            name, fmt_t(t), f"{t / t_sk:.3f}", model.n_iter_,
+            f"{gap:.3e}", f"{gap / scale:.2e}", "yes" if gap <= args.tol * scale * 1.0001 else "NO",
+            int((np.abs(W).sum(axis=1) > 0).sum()),
+            f"{np.abs(W - W_sk).max():.2e}",
+        ])
+    table(["solver", "time", "/sklearn", "n_iter", "gap (numpy)", "gap/scale",
+           "gap<=tol", "support", "max|dW| vs sk"], rows)
+    sk_model = results[0][2]
+    print(f"    reported dual_gap_: sklearn {sk_model.dual_gap_:.3e} (already / n), skmtl cd "
+          f"{results[1][2].dual_gap_:.3e}, skmtl fista {results[2][2].dual_gap_:.3e}")
+    print(f"    RATIO ours(cd)/sklearn = {results[1][1] / t_sk:.3f}   (goal <= 0.5)")
+    print()
+    return alpha
+
+
+# ------------------------------------------------------------------ section (b)
+def _per_iter(X, Y, alpha, precompute, k1, k2, repeats):
+    """Seconds per FISTA iteration: (t(k2) - t(k1)) / (iters(k2) - iters(k1))."""
+    def run(k):
+        return quiet_fit(MultiTaskRegressor(penalty="l21", alpha=alpha, solver="fista",
+                                            precompute=precompute, max_iter=k, tol=0.0),
+                         X, Y)
+    t1, m1 = best_time(lambda: run(k1), repeats)
+    t2, m2 = best_time(lambda: run(k2), repeats)
+    di = m2.n_iter_ - m1.n_iter_
+    if di <= 0:
+        return np.nan, t1, t2, m1.n_iter_, m2.n_iter_
+    return (t2 - t1) / di, t1, t2, m1.n_iter_, m2.n_iter_
+
+
+def section_b(args, X, Y, alpha):
+    n, p = X.shape
+    T = Y.shape[1]
+    rng = np.random.default_rng(1)
+    W = rng.standard_normal((p, T))
+    t_floor, _ = best_time(lambda: X.T @ (X @ W), 5 * args.repeats)
+    G = X.T @ X
+    t_gfloor, _ = best_time(lambda: G @ W, 20 * args.repeats)
+
+    print(f"(b) FISTA iteration cost vs its floor (n={n} p={p} T={T}); per-iteration time = "
+          f"(t(max_iter={args.k2}) - t(max_iter={args.k1})) / (n_iter difference), "
+          f"best of {args.repeats}")
+    rows = []
+    for label, precompute, floor_name, floor in (
+        ("precompute=False", False, "X.T @ (X @ W)", t_floor),
+        ("precompute=True ", True, "G @ W", t_gfloor),
+    ):
+        per, t1, t2, i1, i2 = _per_iter(X, Y, alpha, precompute, args.k1, args.k2,
+                                        args.repeats)
+        rows.append([label, f"{i1}->{i2}", fmt_t(t1), fmt_t(t2), fmt_t(per), floor_name,
+                     fmt_t(floor), f"{per / floor:.2f}",
+                     fmt_t(t1 - i1 * per)])
+    table(["fista", "n_iter", "t(k1)", "t(k2)", "per iter", "floor", "floor time",
+           "iter/floor", "setup"], rows)
+    print("    (setup = fit time not spent in iterations: validation, Lipschitz estimate,"
+          " Gram build, ...)")
+    print()
+
+
+# ------------------------------------------------------------------ section (c)
+def make_long(n, p, T, seed, shuffle):
+    rng = np.random.default_rng(seed)
+    nt = n // T
+    n = nt * T
+    X = rng.standard_normal((n, p))
+    # row-sparse and low-rank truth: 10 features, rank 3
+    U = np.zeros((p, 3))
+    U[rng.choice(p, size=min(10, p), replace=False)] = rng.standard_normal((min(10, p), 3))
+    W = U @ rng.standard_normal((3, T))
+    ids = np.repeat(np.arange(T), nt)
+    y = np.empty(n)
+    for t in range(T):  # per task: no (n, T) temporary
+        sl = slice(t * nt, (t + 1) * nt)
+        y[sl] = X[sl] @ W[:, t]
+    y += 0.5 * y.std() * rng.standard_normal(n) + np.repeat(rng.standard_normal(T), nt)
+    if shuffle:
+        order = rng.permutation(n)
+        X, y, ids = X[order], y[order], ids[order]
+    return X, y, ids
+
+
+def long_alpha_max(X, y, ids, T):
+    """alpha_max of L21 and of the trace norm for the per-task-mean objective."""
+    p = X.shape[1]
+    C = np.zeros((p, T))
+    order = np.argsort(ids, kind="stable")
+    bounds = np.searchsorted(ids[order], np.arange(T + 1))
+    for t in range(T):
+        rows = order[bounds[t]:bounds[t + 1]]
+        Xt, yt = X[rows], y[rows]
+        C[:, t] = (Xt.T @ (yt - yt.mean())) / yt.size
+    return np.sqrt((C**2).sum(axis=1)).max(), np.linalg.norm(C, 2)
+
+
+def measure_fit(model, X, y, ids, repeats):
+    t, _ = best_time(lambda: quiet_fit(model, X, y, tasks=ids), repeats)
+    n_iter = model.n_iter_
+    gc.collect()
+    # peak RSS increase (sampling thread), without tracemalloc's overhead
+    with PeakRSS() as rss:
+        quiet_fit(model, X, y, tasks=ids)
+    gc.collect()
+    tracemalloc.start()
+    base, _ = tracemalloc.get_traced_memory()
+    tracemalloc.reset_peak()
+    quiet_fit(model, X, y, tasks=ids)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return t, n_iter, peak - base, rss.extra
+
+
+def section_c(args):
+    n, p, T = args.long_n, args.long_p, args.long_T
+    print(f"(c) long format fit(X, y, tasks=ids): n={n} p={p} T={T} "
+          f"({n // T} rows a task), float64")
+    rows = []
+    cases = [("l21", "sorted", False, {}), ("l21", "shuffled", True, {}),
+             ("trace", "sorted", False, {"max_iter": args.trace_iter})]
+    data = {}
+    for penalty, order, shuffle, extra in cases:
+        if order not in data:
+            data.clear()
+            gc.collect()
+            data[order] = make_long(n, p, T, seed=2, shuffle=shuffle)
+        X, y, ids = data[order]
+        a21, atr = long_alpha_max(X, y, ids, T)
+        alpha = args.alpha_ratio * (a21 if penalty == "l21" else atr)
+        model = MultiTaskRegressor(penalty=penalty, alpha=alpha, tol=args.tol, **extra)
+        t, n_iter, tm_peak, rss_extra = measure_fit(model, X, y, ids, args.long_repeats)
+        gap = model.dual_gap_
+        rows.append([penalty, order, f"{alpha:.3g}", fmt_t(t), n_iter, f"{gap:.2e}",
+                     fmt_mb(X.nbytes), fmt_mb(tm_peak), f"{tm_peak / X.nbytes:.2f}",
+                     fmt_mb(rss_extra),
+                     "n/a" if rss_extra is None else f"{rss_extra / X.nbytes:.2f}"])
+    table(["penalty", "tasks", "alpha", "fit time", "n_iter", "dual_gap_", "X.nbytes",
+           "tracemalloc peak", "/X", "peak RSS incr.", "/X"], rows)
+    print(f"    alpha = {args.alpha_ratio} * alpha_max (L21: max_j ||C_j,:||_2, trace: "
+          "||C||_2, C = per-task centered X_t^T y_t / n_t); goal: peak <= ~3x X plus small")
+    print()
+
+
+# ------------------------------------------------------------------------ main
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
+    parser.add_argument("--sections", default="abc", help="which sections to run")
+    parser.add_argument("--n", type=int, default=None)
+    parser.add_argument("--p", type=int, default=None)
+    parser.add_argument("--tasks", type=int, default=None)
+    parser.add_argument("--tol", type=float, default=1e-4)
+    parser.add_argument("--alpha-ratio", type=float, default=0.1)
+    parser.add_argument("--snr", type=float, default=2.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--sk-repeats", type=int, default=None,
+                        help="repeats for sklearn (default: 2 full size, 3 quick)")
+    parser.add_argument("--long-n", type=int, default=None)
+    parser.add_argument("--long-T", type=int, default=None)
+    parser.add_argument("--long-p", type=int, default=50)
+    parser.add_argument("--trace-iter", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    q = args.quick
+    args.n = args.n or (2000 if q else 20000)
+    args.p = args.p or (100 if q else 500)
+    args.tasks = args.tasks or (5 if q else 20)
+    args.support = max(1, args.p // 10)
+    args.sk_repeats = args.sk_repeats or (3 if q else 2)
+    args.k1, args.k2 = (5, 25) if q else (10, 60)
+    args.long_n = args.long_n or (10**5 if q else 10**6)
+    args.long_T = args.long_T or (100 if q else 1000)
+    args.long_repeats = 1 if not q else 2
+
+    print_environment()
+    t0 = time.perf_counter()
+    if "a" in args.sections or "b" in args.sections:
+        X, Y = make_shared(args.n, args.p, args.tasks, args.support, args.snr, args.seed)
+        X_c = X - X.mean(axis=0)
+        Y_c = Y - Y.mean(axis=0)
+        alpha = args.alpha_ratio * np.sqrt(((X_c.T @ Y_c) ** 2).sum(axis=1)).max() / args.n
+        del X_c, Y_c
+        if "a" in args.sections:
+            alpha = section_a(args, X, Y)
+        if "b" in args.sections:
+            section_b(args, X, Y, alpha)
+        del X, Y
+        gc.collect()
+    if "c" in args.sections:
+        section_c(args)
+    print(f"total benchmark time {time.perf_counter() - t0:.1f}s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,697 @@
+"""Every penalty's solution against an independent solver (cvxpy).
+
+The objective is recomputed here from ``coef_``/``intercept_`` with numpy (never with
+the package's own datafit or penalty code) and compared with the optimum cvxpy finds
+for the same problem written from its definition:
+
+    sum_t 1/(sum_{i in t} s_i) sum_{i in t} s_i loss(y_i, x_i . w_t + b_t) + alpha Omega(W)
+
+Besides, the KKT conditions of the norm penalties, the reported duality gap, the
+agreement with sklearn's ``MultiTaskLasso`` and each penalty's ``value``/``prox`` are
+checked.  Problems are small (n_t ~ 30-60 rows, p ~ 6, T ~ 3-4) so that the whole file
+runs in well under a minute.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import MultiTaskLasso
+
+from skmtl import MultiTaskClassifier, MultiTaskRegressor
+from skmtl.linear import (
+    L1,
+    L2,
+    L21,
+    ClusteredNorm,
+    Dirty,
+    GraphRegularized,
+    MeanRegularized,
+    TraceNorm,
+)
+
+cp = pytest.importorskip("cvxpy")
+
+RTOL = 1e-5  # relative agreement of objective values with cvxpy
+FIT = dict(tol=1e-10, max_iter=20000)
+
+# A task graph with one missing edge and unequal weights (4 tasks).
+ADJ4 = np.array(
+    [
+        [0.0, 1.0, 0.5, 0.0],
+        [1.0, 0.0, 2.0, 0.3],
+        [0.5, 2.0, 0.0, 1.0],
+        [0.0, 0.3, 1.0, 0.0],
+    ]
+)
+
+
+# --------------------------------------------------------------------------------------
+# Penalty specifications: the estimator's argument, and Omega written independently in
+# numpy and in cvxpy.  ``V`` is the penalty's variable: W itself, or [P | Q] for Dirty.
+# --------------------------------------------------------------------------------------
+
+
+class Spec:
+    def __init__(self, kind, alpha, **params):
+        self.kind, self.alpha, self.params = kind, alpha, params
+
+    def __repr__(self):
+        extra = ",".join(f"{k}={v if not isinstance(v, np.ndarray) else 'A'}"
+                         for k, v in self.params.items())
+        return f"{self.kind}({extra})" if extra else self.kind
+
+    def estimator_penalty(self):
+        """A string for the defaults, an object otherwise."""
+        if not self.params:
+            return self.kind
+        cls = {
+            "mean": MeanRegularized,
+            "graph": GraphRegularized,
+            "cluster": ClusteredNorm,
+            "dirty": Dirty,
+        }[self.kind]
+        return cls(**self.params)
+
+    def penalty_object(self):
+        cls = {
+            "l21": L21,
+            "l1": L1,
+            "l2": L2,
+            "trace": TraceNorm,
+            "mean": MeanRegularized,
+            "graph": GraphRegularized,
+            "cluster": ClusteredNorm,
+            "dirty": Dirty,
+        }[self.kind]
+        return cls(**self.params)
+
+    # defaults of the package, restated
+    @property
+    def ridge(self):
+        return self.params.get("ridge", 0.1)
+
+    @property
+    def eta(self):
+        return self.params.get("eta", 1.0)
+
+    @property
+    def l1_ratio(self):
+        return self.params.get("l1_ratio", 0.5)
+
+    def n_clusters(self, T):
+        return min(self.params.get("n_clusters", 2), T)
+
+    def adjacency(self, T):
+        A = self.params.get("adjacency")
+        return 1.0 - np.eye(T) if A is None else np.asarray(A, float)
+
+    def n_var_cols(self, T):
+        return 2 * T if self.kind == "dirty" else T
+
+    # ---- numpy ---------------------------------------------------------------------
+    def omega_np(self, V):
+        k = self.kind
+        if k == "dirty":
+            T = V.shape[1] // 2
+            P, Q = V[:, :T], V[:, T:]
+            r = self.l1_ratio
+            return (1 - r) * np.linalg.norm(P, axis=1).sum() + r * np.abs(Q).sum()
+        W = V
+        T = W.shape[1]
+        if k == "l21":
+            return np.linalg.norm(W, axis=1).sum()
+        if k == "l1":
+            return np.abs(W).sum()
+        if k == "l2":
+            return 0.5 * (W**2).sum()
+        if k == "trace":
+            return np.linalg.svd(W, compute_uv=False).sum()
+        if k == "mean":
+            dev = W - W.mean(axis=1, keepdims=True)
+            return 0.5 * (dev**2).sum() + 0.5 * self.ridge * (W**2).sum()
+        if k == "graph":
+            A = self.adjacency(T)
+            tot = sum(
+                A[s, t] * ((W[:, s] - W[:, t]) ** 2).sum()
+                for s in range(T)
+                for t in range(s + 1, T)
+            )
+            return 0.5 * tot + 0.5 * self.ridge * (W**2).sum()
+        if k == "cluster":
+            # the definition, min over M, solved as a (tiny) SDP with W fixed
+            M, cons = self._cluster_M(T)
+            eta = self.eta
+            expr = cp.matrix_frac(W.T, eta * np.eye(T) + M)
+            prob = cp.Problem(cp.Minimize(expr), cons)
+            _solve(prob)
+            return eta * (1 + eta) * prob.value
+        raise AssertionError(k)
+
+    # ---- cvxpy ---------------------------------------------------------------------
+    def _cluster_M(self, T):
+        M = cp.Variable((T, T), symmetric=True)
+        cons = [M >> 0, np.eye(T) - M >> 0, cp.trace(M) == self.n_clusters(T)]
+        return M, cons
+
+    def cp_variable(self, p, T):
+        """cvxpy variable V (as an expression), W = coef(V), Omega(V), constraints."""
+        if self.kind == "dirty":
+            P, Q = cp.Variable((p, T)), cp.Variable((p, T))
+            r = self.l1_ratio
+            om = (1 - r) * cp.sum(cp.norm(P, 2, axis=1)) + r * cp.sum(cp.abs(Q))
+            return cp.hstack([P, Q]), P + Q, om, []
+        W = cp.Variable((p, T))
+        return W, W, *self.omega_cp(W)
+
+    def omega_cp(self, W):
+        """Omega(W) as a cvxpy expression and its constraints (not for Dirty)."""
+        k = self.kind
+        T = W.shape[1]
+        if k == "l21":
+            return cp.sum(cp.norm(W, 2, axis=1)), []
+        if k == "l1":
+            return cp.sum(cp.abs(W)), []
+        if k == "l2":
+            return 0.5 * cp.sum_squares(W), []
+        if k == "trace":
+            return cp.normNuc(W), []
+        if k == "mean":
+            mean = cp.sum(W, axis=1, keepdims=True) / T
+            dev = W - mean @ np.ones((1, T))
+            return 0.5 * cp.sum_squares(dev) + 0.5 * self.ridge * cp.sum_squares(W), []
+        if k == "graph":
+            A = self.adjacency(T)
+            terms = [
+                A[s, t] * cp.sum_squares(W[:, s] - W[:, t])
+                for s in range(T)
+                for t in range(s + 1, T)
+                if A[s, t] > 0
+            ]
+            return 0.5 * cp.sum(cp.hstack(terms)) + 0.5 * self.ridge * cp.sum_squares(W), []
+        if k == "cluster":
+            M, cons = self._cluster_M(T)
+            eta = self.eta
+            return eta * (1 + eta) * cp.matrix_frac(W.T, eta * np.eye(T) + M), cons
+        raise AssertionError(k)
+
+
+def _solve(prob):
+    """Clarabel with tight tolerances (it handles SOC, exponential and SDP cones)."""
+    prob.solve(
+        solver="CLARABEL",
+        tol_gap_abs=1e-11,
+        tol_gap_rel=1e-11,
+        tol_feas=1e-11,
+        tol_ktratio=1e-9,
+        max_iter=500,
+    )
+    assert prob.status in ("optimal", "optimal_inaccurate"), prob.status
+    return prob.value
+
+
+# One spec per penalty, plus non-default parameters for the parametrised ones.
+REG_SPECS = [
+    Spec("l21", 0.08),
+    Spec("l1", 0.03),
+    Spec("l2", 0.1),
+    Spec("trace", 0.1),
+    Spec("mean", 1.0),
+    Spec("mean", 0.5, ridge=0.5),
+    Spec("graph", 0.5),
+    Spec("graph", 0.5, adjacency=ADJ4, ridge=0.05),
+    Spec("cluster", 0.1),
+    Spec("cluster", 0.2, n_clusters=3, eta=0.4),
+    Spec("dirty", 0.08),
+    Spec("dirty", 0.05, l1_ratio=0.3),
+]
+
+
+# --------------------------------------------------------------------------------------
+# Data and independent objective
+# --------------------------------------------------------------------------------------
+
+
+def _loss_np(z, y, loss):
+    if loss == "squared":
+        return 0.5 * (y - z) ** 2
+    if loss == "logistic":
+        return np.logaddexp(0.0, z) - y * z
+    if loss == "squared_hinge":
+        return 0.5 * np.maximum(0.0, 1.0 - y * z) ** 2
+    raise AssertionError(loss)
+
+
+def _loss_cp(z, y, s, loss):
+    if loss == "squared":
+        return 0.5 * cp.sum_squares(cp.multiply(np.sqrt(s), z - y))
+    if loss == "logistic":
+        return cp.sum(cp.multiply(s, cp.logistic(z))) - (s * y) @ z
+    if loss == "squared_hinge":
+        return 0.5 * cp.sum_squares(cp.multiply(np.sqrt(s), cp.pos(1 - cp.multiply(y, z))))
+    raise AssertionError(loss)
+
+
+def _encode(y, loss):
+    """Binary labels {0, 1} as the loss sees them."""
+    y = np.asarray(y, float)
+    return 2.0 * y - 1.0 if loss == "squared_hinge" else y
+
+
+def _true_coef(rng, p, T, n_zero=2):
+    shared = rng.standard_normal(p)
+    W = shared[:, None] + 0.5 * rng.standard_normal((p, T))
+    W[p - n_zero:] = 0.0  # a few irrelevant features
+    return W
+
+
+def make_long(seed, sizes=(30, 45, 60, 38), p=6, classify=False, weights=True):
+    """Long format: rows of the tasks shuffled together, unequal task sizes."""
+    rng = np.random.RandomState(seed)
+    T = len(sizes)
+    W = _true_coef(rng, p, T)
+    tasks = np.repeat(np.arange(T), sizes)
+    rng.shuffle(tasks)
+    n = tasks.size
+    X = rng.standard_normal((n, p))
+    X[:, 0] += 1.0  # a non-centered feature: the intercept matters
+    z = np.einsum("ij,ji->i", X, W[:, tasks]) + 0.3 * tasks
+    if classify:
+        y = (z + 0.8 * rng.standard_normal(n) > 0.5).astype(int)
+    else:
+        y = z + 0.5 * rng.standard_normal(n) + 1.0
+    sw = rng.uniform(0.2, 2.0, n) if weights else None
+    return X, y, tasks, sw
+
+
+def split_long(X, y, tasks, sw):
+    """Per-task (X_t, y_t, s_t) with weights normalised to sum to one."""
+    out = []
+    sw = np.ones(len(y)) if sw is None else sw
+    for t in np.unique(tasks):
+        m = tasks == t
+        out.append((X[m], np.asarray(y)[m], sw[m] / sw[m].sum()))
+    return out
+
+
+def make_wide(seed, n=60, p=6, T=3, frac_missing=0.25, weights=True):
+    rng = np.random.RandomState(seed)
+    W = _true_coef(rng, p, T)
+    X = rng.standard_normal((n, p))
+    X[:, 1] -= 0.7
+    Y = X @ W + 0.5 * rng.standard_normal((n, T)) + np.arange(T)
+    Y[rng.uniform(size=(n, T)) < frac_missing] = np.nan
+    sw = rng.uniform(0.2, 2.0, n) if weights else None
+    return X, Y, sw
+
+
+def split_wide(X, Y, sw):
+    out = []
+    sw = np.ones(X.shape[0]) if sw is None else sw
+    for t in range(Y.shape[1]):
+        m = ~np.isnan(Y[:, t])
+        out.append((X[m], Y[m, t], sw[m] / sw[m].sum()))
+    return out
+
+
+def data_term_np(parts, W, b, loss):
+    return sum(
+        np.dot(s, _loss_np(Xt @ W[:, t] + b[t], yt, loss))
+        for t, (Xt, yt, s) in enumerate(parts)
+    )
+
+
+def variable_of(est, spec):
+    """The penalty variable of a fitted estimator: W, or [P | Q] for Dirty."""
+    if spec.kind == "dirty":
+        assert np.allclose(est.coef_, est.coef_shared_ + est.coef_specific_, atol=1e-12)
+        return np.hstack([est.coef_shared_.T, est.coef_specific_.T])
+    return est.coef_.T
+
+
+def objective_np(est, parts, spec, loss="squared"):
+    W, b = est.coef_.T, est.intercept_
+    return data_term_np(parts, W, b, loss) + spec.alpha * spec.omega_np(variable_of(est, spec))
+
+
+def cvx_optimum(parts, spec, loss="squared", fit_intercept=True):
+    p, T = parts[0][0].shape[1], len(parts)
+    _, W, om, cons = spec.cp_variable(p, T)
+    b = cp.Variable(T) if fit_intercept else np.zeros(T)
+    data = sum(
+        _loss_cp(Xt @ W[:, t] + b[t], yt, s, loss) for t, (Xt, yt, s) in enumerate(parts)
+    )
+    prob = cp.Problem(cp.Minimize(data + spec.alpha * om), cons)
+    return _solve(prob)
+
+
+def assert_objective_close(ours, ref, rtol=RTOL):
+    assert abs(ours - ref) <= rtol * max(1.0, abs(ref)), (
+        f"objective {ours!r} vs cvxpy {ref!r}: difference {ours - ref:.3e}"
+    )
+
+
+def _fit(est, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)  # must converge
+        return est.fit(*args, **kwargs)
+
+
+# --------------------------------------------------------------------------------------
+# 1-3. Objective at the solution against cvxpy's optimum
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", REG_SPECS, ids=repr)
+def test_regression_long_weighted_vs_cvxpy(spec):
+    X, y, tasks, sw = make_long(0)
+    est = MultiTaskRegressor(penalty=spec.estimator_penalty(), alpha=spec.alpha, **FIT)
+    _fit(est, X, y, tasks=tasks, sample_weight=sw)
+    assert est.coef_.shape == (4, X.shape[1])
+    parts = split_long(X, y, tasks, sw)
+    ours = objective_np(est, parts, spec)
+    ref = cvx_optimum(parts, spec)
+    assert_objective_close(ours, ref)
+    # the solution is not trivial (alpha is not so large that W = 0)
+    assert np.abs(est.coef_).max() > 1e-2
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [Spec("l21", 0.08), Spec("trace", 0.1), Spec("mean", 1.0), Spec("l1", 0.03),
+     Spec("graph", 0.5, adjacency=ADJ4[:3, :3], ridge=0.05), Spec("cluster", 0.1),
+     Spec("dirty", 0.08)],
+    ids=repr,
+)
+@pytest.mark.parametrize("precompute", [True, False])
+def test_regression_wide_missing_vs_cvxpy(spec, precompute):
+    X, Y, sw = make_wide(1)
+    est = MultiTaskRegressor(
+        penalty=spec.estimator_penalty(), alpha=spec.alpha, precompute=precompute, **FIT
+    )
+    _fit(est, X, Y, sample_weight=sw)
+    parts = split_wide(X, Y, sw)
+    ours = objective_np(est, parts, spec)
+    ref = cvx_optimum(parts, spec)
+    assert_objective_close(ours, ref)
+    # predictions in wide format use every task's own model
+    np.testing.assert_allclose(est.predict(X), X @ est.coef_.T + est.intercept_,
+                               rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("spec", [Spec("l21", 0.08), Spec("mean", 1.0)], ids=repr)
+def test_regression_no_intercept_vs_cvxpy(spec):
+    X, y, tasks, sw = make_long(2)
+    est = MultiTaskRegressor(
+        penalty=spec.estimator_penalty(), alpha=spec.alpha, fit_intercept=False, **FIT
+    )
+    _fit(est, X, y, tasks=tasks, sample_weight=sw)
+    np.testing.assert_array_equal(est.intercept_, 0.0)
+    parts = split_long(X, y, tasks, sw)
+    ours = objective_np(est, parts, spec)
+    ref = cvx_optimum(parts, spec, fit_intercept=False)
+    assert_objective_close(ours, ref)
+
+
+CLF_SPECS = [
+    Spec("l21", 0.02),
+    Spec("l1", 0.01),
+    Spec("trace", 0.02),
+    Spec("l2", 0.05),
+    Spec("mean", 0.2),
+    Spec("dirty", 0.02),
+    Spec("cluster", 0.02),
+]
+
+
+@pytest.mark.parametrize("loss", ["logistic", "squared_hinge"])
+@pytest.mark.parametrize("spec", CLF_SPECS, ids=repr)
+def test_classifier_vs_cvxpy(spec, loss):
+    if spec.kind == "cluster" and loss == "squared_hinge":
+        pytest.skip("one SDP per loss is enough; logistic covers cluster")
+    X, y, tasks, sw = make_long(3, sizes=(40, 55, 60), classify=True)
+    est = MultiTaskClassifier(
+        penalty=spec.estimator_penalty(), alpha=spec.alpha, loss=loss, **FIT
+    )
+    _fit(est, X, y, tasks=tasks, sample_weight=sw)
+    assert est.coef_.shape == (3, X.shape[1])
+    parts = split_long(X, _encode(y, loss), tasks, sw)
+    ours = objective_np(est, parts, spec, loss)
+    ref = cvx_optimum(parts, spec, loss)
+    assert_objective_close(ours, ref)
+    # decision_function scores classes_[1] = 1 with the fitted coefficients
+    dec = est.decision_function(X, tasks=tasks)
+    np.testing.assert_allclose(
+        dec, np.einsum("ij,ij->i", X, est.coef_[tasks]) + est.intercept_[tasks],
+        rtol=1e-10, atol=1e-10,
+    )
+
+
+def test_classifier_wide_missing_vs_cvxpy():
+    X, Y, sw = make_wide(4, n=80)
+    Yc = np.where(np.isnan(Y), np.nan, (Y > np.nanmedian(Y, axis=0)).astype(float))
+    spec = Spec("l21", 0.02)
+    est = MultiTaskClassifier(penalty="l21", alpha=spec.alpha, **FIT)
+    _fit(est, X, Yc, sample_weight=sw)
+    parts = split_wide(X, Yc, sw)
+    assert_objective_close(objective_np(est, parts, spec, "logistic"),
+                           cvx_optimum(parts, spec, "logistic"))
+
+
+# --------------------------------------------------------------------------------------
+# 4. sklearn's MultiTaskLasso
+# --------------------------------------------------------------------------------------
+
+
+def _mtl_data(seed=5, n=50, p=7, T=3):
+    rng = np.random.RandomState(seed)
+    W = _true_coef(rng, p, T, n_zero=3)
+    X = rng.standard_normal((n, p))
+    X[rng.uniform(size=X.shape) < 0.3] = 0.0  # some zeros, for the sparse variant
+    X[:, 2] += 0.5
+    Y = X @ W + 0.5 * rng.standard_normal((n, T)) + 2.0
+    sw = rng.uniform(0.2, 2.0, n)
+    return X, Y, sw
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("precompute", [True, False])
+@pytest.mark.parametrize("solver", ["cd", "fista"])
+def test_l21_matches_sklearn_multitask_lasso(solver, precompute, sparse, weighted):
+    X, Y, sw = _mtl_data()
+    sw = sw if weighted else None
+    alpha = 0.05
+    Xf = sp.csr_matrix(X) if sparse else X
+    ref = MultiTaskLasso(alpha=alpha, tol=1e-12, max_iter=100000)
+    ref.fit(sp.csc_matrix(X) if sparse else X, Y, sample_weight=sw)
+    est = MultiTaskRegressor(
+        penalty="l21", alpha=alpha, solver=solver, precompute=precompute,
+        tol=1e-13, max_iter=50000,
+    )
+    _fit(est, Xf, Y, sample_weight=sw)
+    # the comparison is meaningful: some rows zero, some not
+    zero_rows = np.all(ref.coef_ == 0, axis=0)
+    assert 0 < zero_rows.sum() < X.shape[1]
+    np.testing.assert_allclose(est.coef_, ref.coef_, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(est.intercept_, ref.intercept_, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(est.predict(Xf), ref.predict(X), rtol=0, atol=1e-6)
+
+
+# --------------------------------------------------------------------------------------
+# 5. KKT conditions and the duality gap
+# --------------------------------------------------------------------------------------
+
+
+def _gradients(parts, W, b, loss):
+    """Gradient of the data term in W (p, T) and in b (T,), computed here."""
+    G = np.zeros_like(W)
+    gb = np.zeros(len(parts))
+    for t, (Xt, yt, s) in enumerate(parts):
+        z = Xt @ W[:, t] + b[t]
+        if loss == "squared":
+            r = s * (z - yt)
+        elif loss == "logistic":
+            r = s * (1.0 / (1.0 + np.exp(-z)) - yt)
+        else:
+            r = -s * yt * np.maximum(0.0, 1.0 - yt * z)
+        G[:, t] = Xt.T @ r
+        gb[t] = r.sum()
+    return G, gb
+
+
+KKT_CASES = [
+    ("l21", "squared", "cd", True),
+    ("l21", "squared", "fista", True),
+    ("l21", "squared", "fista", False),
+    ("l1", "squared", "fista", True),
+    ("l1", "squared", "fista", False),
+    ("l21", "logistic", "fista", "auto"),
+    ("l1", "logistic", "fista", "auto"),
+]
+
+
+@pytest.mark.parametrize("penalty,loss,solver,precompute", KKT_CASES)
+def test_kkt_norm_penalties(penalty, loss, solver, precompute):
+    classify = loss != "squared"
+    X, y, tasks, sw = make_long(6, classify=classify)
+    alpha = {("l21", False): 0.08, ("l1", False): 0.03}.get((penalty, classify), 0.015)
+    Est = MultiTaskClassifier if classify else MultiTaskRegressor
+    est = Est(penalty=penalty, alpha=alpha, solver=solver, precompute=precompute,
+              tol=1e-12, max_iter=50000)
+    _fit(est, X, y, tasks=tasks, sample_weight=sw)
+    W, b = est.coef_.T, est.intercept_
+    G, gb = _gradients(split_long(X, _encode(y, loss), tasks, sw), W, b, loss)
+    atol = 1e-4 * alpha
+    np.testing.assert_allclose(gb, 0.0, atol=atol)  # free intercepts
+    if penalty == "l21":
+        norms = np.linalg.norm(W, axis=1)
+        nz = norms > 0
+        assert 0 < nz.sum() < W.shape[0], "want both zero and non-zero rows"
+        np.testing.assert_allclose(G[nz], -alpha * W[nz] / norms[nz, None], atol=atol)
+        assert np.all(np.linalg.norm(G[~nz], axis=1) <= alpha * (1 + 1e-4))
+    else:
+        nz = W != 0
+        assert 0 < nz.sum() < W.size, "want both zero and non-zero entries"
+        np.testing.assert_allclose(G[nz], -alpha * np.sign(W[nz]), atol=atol)
+        assert np.all(np.abs(G[~nz]) <= alpha * (1 + 1e-4))
+
+
+def _tol_scale(parts, loss):
+    """What the tolerance is relative to: with the squared loss, sum over tasks of the
+    weighted variance of y_t (twice the data term at the best constant predictor);
+    otherwise the data term at zero."""
+    if loss == "squared":
+        return sum(np.dot(s, (yt - np.dot(s, yt)) ** 2) for _, yt, s in parts)
+    return sum(np.dot(s, _loss_np(0.0 * yt, yt, loss)) for _, yt, s in parts)
+
+
+GAP_CASES = [
+    ("l21", "squared", "cd"),
+    ("l21", "squared", "fista"),
+    ("l1", "squared", "fista"),
+    ("trace", "squared", "fista"),
+    ("dirty", "squared", "fista"),
+    ("l21", "logistic", "fista"),
+    ("trace", "squared_hinge", "fista"),
+]
+
+
+@pytest.mark.parametrize("penalty,loss,solver", GAP_CASES)
+@pytest.mark.parametrize("tol", [1e-3, 1e-9])
+def test_duality_gap(penalty, loss, solver, tol):
+    """dual_gap_ is non-negative, under tol * scale, and bounds the suboptimality."""
+    classify = loss != "squared"
+    X, y, tasks, sw = make_long(7, sizes=(30, 50, 40), classify=classify)
+    alpha = 0.02 if classify else 0.08
+    spec = Spec(penalty, alpha)
+    Est = MultiTaskClassifier if classify else MultiTaskRegressor
+    kw = {"loss": loss} if classify else {}
+    est = Est(penalty=penalty, alpha=alpha, solver=solver, tol=tol, max_iter=20000, **kw)
+    _fit(est, X, y, tasks=tasks, sample_weight=sw)
+    parts = split_long(X, _encode(y, loss), tasks, sw)
+    gap = est.dual_gap_
+    assert np.isfinite(gap) and gap >= 0.0
+    assert gap <= tol * _tol_scale(parts, loss)
+    ours = objective_np(est, parts, spec, loss)
+    ref = cvx_optimum(parts, spec, loss)
+    # a duality gap bounds the suboptimality (up to cvxpy's accuracy)
+    assert ours - ref <= gap + 1e-8 * max(1.0, abs(ref)), (ours - ref, gap)
+    assert est.n_iter_ >= 1
+
+
+def test_dual_gap_nan_for_smooth_penalties():
+    X, y, tasks, sw = make_long(8)
+    est = _fit(MultiTaskRegressor(penalty="mean", alpha=1.0, **FIT), X, y, tasks=tasks)
+    assert np.isnan(est.dual_gap_)
+
+
+# --------------------------------------------------------------------------------------
+# 6. Penalty values and proximal operators
+# --------------------------------------------------------------------------------------
+
+PROX_SPECS = [
+    Spec("l21", None),
+    Spec("l1", None),
+    Spec("l2", None),
+    Spec("trace", None),
+    Spec("mean", None),
+    Spec("mean", None, ridge=0.0),
+    Spec("graph", None),
+    Spec("graph", None, adjacency=ADJ4, ridge=0.2),
+    Spec("cluster", None),
+    Spec("cluster", None, n_clusters=1, eta=0.3),
+    Spec("cluster", None, n_clusters=3, eta=2.0),
+    Spec("dirty", None),
+    Spec("dirty", None, l1_ratio=0.2),
+]
+
+
+def _bound(spec, T):
+    return spec.penalty_object().bind(np.arange(T), np.zeros(T, dtype=int))
+
+
+def _random_var(spec, p, T, seed):
+    rng = np.random.RandomState(seed)
+    V = rng.standard_normal((p, spec.n_var_cols(T)))
+    V[0] *= 0.05  # a small row: thresholded by the sparse penalties
+    return V
+
+
+@pytest.mark.parametrize("shape", [(6, 4), (3, 4)], ids=["p>T", "p<T"])
+@pytest.mark.parametrize("spec", PROX_SPECS, ids=repr)
+def test_penalty_value_matches_definition(spec, shape):
+    p, T = shape
+    if spec.params.get("adjacency") is not None and T != 4:
+        pytest.skip("adjacency is 4x4")
+    pen = _bound(spec, T)
+    for seed in range(2):
+        V = _random_var(spec, p, T, seed)
+        np.testing.assert_allclose(pen.value(V), spec.omega_np(V), rtol=1e-7)
+
+
+@pytest.mark.parametrize("step", [0.3, 1.5])
+@pytest.mark.parametrize("shape", [(6, 4), (3, 4)], ids=["p>T", "p<T"])
+@pytest.mark.parametrize("spec", PROX_SPECS, ids=repr)
+def test_prox_vs_cvxpy(spec, shape, step):
+    p, T = shape
+    if spec.params.get("adjacency") is not None and T != 4:
+        pytest.skip("adjacency is 4x4")
+    pen = _bound(spec, T)
+    V = _random_var(spec, p, T, seed=10)
+    U = pen.prox(V, step)
+    assert U.shape == V.shape
+
+    def obj_np(A):
+        return 0.5 * ((A - V) ** 2).sum() + step * spec.omega_np(A)
+
+    Uvar, _, om, cons = spec.cp_variable(p, T)
+    prob = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(Uvar - V) + step * om), cons)
+    ref = _solve(prob)
+    assert_objective_close(obj_np(U), ref, rtol=1e-6)
+    # the prox is strongly convex: the minimiser itself is unique
+    np.testing.assert_allclose(U, Uvar.value, atol=2e-4 if spec.kind == "cluster" else 1e-5)
+
+
+@pytest.mark.parametrize("spec", PROX_SPECS, ids=repr)
+def test_prox_beats_perturbations(spec):
+    """No random perturbation of prox(V) lowers 1/2||U - V||^2 + step * value(U)."""
+    p, T = 6, 4
+    pen = _bound(spec, T)
+    rng = np.random.RandomState(11)
+    for seed, step in [(0, 0.2), (1, 1.0), (2, 4.0)]:
+        V = _random_var(spec, p, T, seed)
+        U = pen.prox(V, step)
+
+        def obj(A):
+            return 0.5 * ((A - V) ** 2).sum() + step * pen.value(A)
+
+        f0 = obj(U)
+        for eps in (1e-2, 1e-4):
+            for _ in range(60):
+                D = rng.standard_normal(V.shape)
+                if spec.kind in ("l21", "l1", "dirty"):
+                    D *= rng.uniform(size=V.shape) < 0.5  # also sparse directions
+                assert obj(U + eps * D / np.linalg.norm(D)) >= f0 - 1e-12 * max(1, f0)
