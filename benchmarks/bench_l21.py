@@ -47,6 +47,8 @@ def print_environment():
     print("=" * 78)
     print(f"python      {sys.version.split()[0]}  ({platform.python_implementation()})")
     print(f"platform    {platform.platform()}")
+    print(f"load avg    {' '.join(f'{v:.2f}' for v in os.getloadavg())}  (timings are "
+          "wall-clock: other processes inflate them)")
     print(f"machine     {platform.machine()}  processor={platform.processor() or '?'}  "
           f"cpu_count={os.cpu_count()}"
           + (f"  affinity={len(os.sched_getaffinity(0))}"
@@ -150,9 +152,13 @@ def fmt_mb(nbytes):
 
 
 # ------------------------------------------------------------------------- data
-def make_shared(n, p, T, support, snr, seed):
+def make_shared(n, p, T, support, snr, seed, rho=0.0):
+    """Gaussian X (AR(1) feature correlation ``rho``), row-sparse W, noise at ``snr``."""
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, p))
+    if rho:
+        for j in range(1, p):  # corr(X_i, X_j) = rho ** |i - j|
+            X[:, j] = rho * X[:, j - 1] + np.sqrt(1.0 - rho**2) * X[:, j]
     W = np.zeros((p, T))
     rows = rng.choice(p, size=support, replace=False)
     W[rows] = rng.standard_normal((support, T))
@@ -163,16 +169,23 @@ def make_shared(n, p, T, support, snr, seed):
 
 
 # ------------------------------------------------------------------ section (a)
-def section_a(args, X, Y):
+def alpha_max_shared(X, Y):
+    X_c = X - X.mean(axis=0)
+    Y_c = Y - Y.mean(axis=0)
+    return np.sqrt(((X_c.T @ Y_c) ** 2).sum(axis=1)).max() / X.shape[0]
+
+
+def section_a(args, X, Y, ratio, rho, tag):
     n, p = X.shape
     T = Y.shape[1]
     X_c = X - X.mean(axis=0)
     Y_c = Y - Y.mean(axis=0)
     alpha_max = np.sqrt(((X_c.T @ Y_c) ** 2).sum(axis=1)).max() / n
-    alpha = args.alpha_ratio * alpha_max
+    alpha = ratio * alpha_max
     scale = np.vdot(Y_c, Y_c) / n
-    print(f"(a) shared X: n={n} p={p} T={T}, support {args.support} rows, SNR {args.snr}, "
-          f"alpha = {args.alpha_ratio} * alpha_max = {alpha:.4g}, tol = {args.tol:g}")
+    print(f"(a{tag}) shared X: n={n} p={p} T={T}, feature corr rho={rho}, support "
+          f"{args.support} rows, SNR {args.snr}, alpha = {ratio} * alpha_max = {alpha:.4g}, "
+          f"tol = {args.tol:g}")
     print(f"    target gap <= tol * ||Y_c||_F^2 / n = {args.tol * scale:.4e}"
           f"   (best of {args.repeats}; sklearn best of {args.sk_repeats})")
 
@@ -209,7 +222,6 @@ def section_a(args, X, Y):
           f"{results[1][2].dual_gap_:.3e}, skmtl fista {results[2][2].dual_gap_:.3e}")
     print(f"    RATIO ours(cd)/sklearn = {results[1][1] / t_sk:.3f}   (goal <= 0.5)")
     print()
-    return alpha
 
 
 # ------------------------------------------------------------------ section (b)
@@ -236,16 +248,15 @@ def section_b(args, X, Y, alpha):
     G = X.T @ X
     t_gfloor, _ = best_time(lambda: G @ W, 20 * args.repeats)
 
-    print(f"(b) FISTA iteration cost vs its floor (n={n} p={p} T={T}); per-iteration time = "
-          f"(t(max_iter={args.k2}) - t(max_iter={args.k1})) / (n_iter difference), "
-          f"best of {args.repeats}")
+    print(f"(b) FISTA iteration cost vs its floor (n={n} p={p} T={T}, alpha = "
+          f"{args.b_ratio} * alpha_max); per-iteration time = (t(max_iter=k2) - "
+          f"t(max_iter=k1)) / (n_iter difference), best of {args.b_repeats}")
     rows = []
-    for label, precompute, floor_name, floor in (
-        ("precompute=False", False, "X.T @ (X @ W)", t_floor),
-        ("precompute=True ", True, "G @ W", t_gfloor),
+    for label, precompute, floor_name, floor, (k1, k2) in (
+        ("precompute=False", False, "X.T @ (X @ W)", t_floor, args.k_data),
+        ("precompute=True ", True, "G @ W", t_gfloor, args.k_gram),
     ):
-        per, t1, t2, i1, i2 = _per_iter(X, Y, alpha, precompute, args.k1, args.k2,
-                                        args.repeats)
+        per, t1, t2, i1, i2 = _per_iter(X, Y, alpha, precompute, k1, k2, args.b_repeats)
         rows.append([label, f"{i1}->{i2}", fmt_t(t1), fmt_t(t2), fmt_t(per), floor_name,
                      fmt_t(floor), f"{per / floor:.2f}",
                      fmt_t(t1 - i1 * per)])
@@ -357,6 +368,12 @@ def main(argv=None):
     parser.add_argument("--long-p", type=int, default=50)
     parser.add_argument("--trace-iter", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-extra", action="store_true",
+                        help="(a): only the main case, not the harder ones (smaller alpha, "
+                             "correlated features)")
+    parser.add_argument("--b-ratio", type=float, default=0.01,
+                        help="(b): alpha / alpha_max (small, so that FISTA does not reach "
+                             "a zero gap, which stops it even at tol=0)")
     args = parser.parse_args(argv)
 
     q = args.quick
@@ -365,28 +382,35 @@ def main(argv=None):
     args.tasks = args.tasks or (5 if q else 20)
     args.support = max(1, args.p // 10)
     args.sk_repeats = args.sk_repeats or (3 if q else 2)
-    args.k1, args.k2 = (5, 25) if q else (10, 60)
+    args.b_repeats = 3 if q else 5
+    args.k_data = (5, 25) if q else (10, 60)
+    args.k_gram = (10, 110) if q else (10, 410)
     args.long_n = args.long_n or (10**5 if q else 10**6)
     args.long_T = args.long_T or (100 if q else 1000)
-    args.long_repeats = 1 if not q else 2
+    args.long_repeats = 2 if q else 3
+    # (rho, alpha ratio): the main case first, then harder ones
+    scenarios = [(0.0, args.alpha_ratio)]
+    if not args.no_extra:
+        scenarios += [(0.0, args.alpha_ratio / 10), (0.8, args.alpha_ratio)]
 
     print_environment()
     t0 = time.perf_counter()
-    if "a" in args.sections or "b" in args.sections:
+    if "a" in args.sections:
+        for k, (rho, ratio) in enumerate(scenarios):
+            X, Y = make_shared(args.n, args.p, args.tasks, args.support, args.snr,
+                               args.seed, rho)
+            section_a(args, X, Y, ratio, rho, "" if k == 0 else f".{k}")
+            del X, Y
+            gc.collect()
+    if "b" in args.sections:
         X, Y = make_shared(args.n, args.p, args.tasks, args.support, args.snr, args.seed)
-        X_c = X - X.mean(axis=0)
-        Y_c = Y - Y.mean(axis=0)
-        alpha = args.alpha_ratio * np.sqrt(((X_c.T @ Y_c) ** 2).sum(axis=1)).max() / args.n
-        del X_c, Y_c
-        if "a" in args.sections:
-            alpha = section_a(args, X, Y)
-        if "b" in args.sections:
-            section_b(args, X, Y, alpha)
+        section_b(args, X, Y, args.b_ratio * alpha_max_shared(X, Y))
         del X, Y
         gc.collect()
     if "c" in args.sections:
         section_c(args)
-    print(f"total benchmark time {time.perf_counter() - t0:.1f}s")
+    print(f"total benchmark time {time.perf_counter() - t0:.1f}s; load average at the end "
+          f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
 if __name__ == "__main__":

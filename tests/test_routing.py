@@ -84,6 +84,28 @@ def test_named_scorer_cannot_silently_drop_the_tasks(routing):
         search.fit(X, y, tasks=tasks)
 
 
+def test_task_kfold_gets_the_tasks_and_keeps_every_task_in_training(routing):
+    from skmtl.model_selection import TaskKFold
+
+    X, y, tasks = _long_problem()
+    order = np.argsort(tasks, kind="stable")  # contiguous tasks defeat a plain KFold
+    X, y, tasks = X[order], y[order], tasks[order]
+    cv = TaskKFold(4, random_state=0)
+    for train, test in cv.split(X, y, tasks=tasks):
+        assert set(tasks[train]) == set(tasks)
+    search = GridSearchCV(
+        make_pipeline(StandardScaler(), MultiTaskRegressor()),
+        {"multitaskregressor__alpha": [1e-3, 1.0]}, cv=cv, error_score="raise",
+    )
+    search.fit(X, y, tasks=tasks)
+    assert search.best_score_ > 0.95
+    with pytest.raises(ValueError, match="Unknown task"):
+        GridSearchCV(
+            make_pipeline(StandardScaler(), MultiTaskRegressor()),
+            {"multitaskregressor__alpha": [1.0]}, cv=3, error_score="raise",
+        ).fit(X, y, tasks=tasks)
+
+
 def test_task_scorer_is_the_mean_of_per_task_scores():
     X, y, tasks = _long_problem()
     est = MultiTaskRegressor(alpha=1.0).fit(X, y, tasks=tasks)

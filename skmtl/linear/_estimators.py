@@ -45,12 +45,19 @@ or Penalty, default="l21"
         Maximum number of iterations (epochs for ``"cd"``).
     tol : float, default=1e-4
         Stop when the duality gap falls under ``tol`` times the data-fit term at
-        zero (norm penalties), or when the relative size of a proximal-gradient step
-        falls under ``tol`` (the others).
+        zero (for the squared loss: the sum of the tasks' label variances, as
+        sklearn's ``MultiTaskLasso`` does); for a graph penalty with ``ridge=0``,
+        which has no finite dual, when the relative size of a proximal-gradient
+        step falls under ``tol``.
     warm_start : bool, default=False
         Start from the previous solution when refitting on data of the same shape.
     verbose : int, default=0
         Print solver progress."""
+
+
+def _shared_rows(blocks):
+    """Whether every output sees the same rows with the same weights."""
+    return len(blocks) == 1 and bool(np.all(blocks[0].S == blocks[0].S[:, :1]))
 
 
 class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
@@ -105,9 +112,12 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
             np.searchsorted(out_task, np.arange(table.n_tasks)),
             np.searchsorted(out_task, np.arange(table.n_tasks), side="right"))]
 
+        # coordinate descent shines with one shared Gram matrix (sklearn's case);
+        # with per-task Grams of varied curvature, FISTA is faster
         use_cd = self.solver == "cd" or (
             self.solver == "auto" and isinstance(penalty, L21) and self.alpha > 0
-            and isinstance(loss, Squared) and self._use_gram(blocks, p, m)
+            and isinstance(loss, Squared) and _shared_rows(blocks)
+            and self._use_gram(blocks, p, m)
         )
         if use_cd and not (isinstance(penalty, L21) and isinstance(loss, Squared)):
             raise ValueError(
@@ -153,8 +163,7 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
     def _use_gram(self, blocks, p, m):
         if self.precompute != "auto":
             return bool(self.precompute)
-        shared = len(blocks) == 1 and np.all(blocks[0].S == blocks[0].S[:, :1])
-        n_grams = 1 if shared else m
+        n_grams = 1 if _shared_rows(blocks) else m
         data_cost = sum(
             (blk.X.nnz if sp.issparse(blk.X) else blk.X.size) * blk.Y.shape[1]
             for blk in blocks
@@ -219,7 +228,7 @@ class MultiTaskRegressor(RegressorMixin, _MultiTaskLinear):
     n_iter_ : int
         Iterations (or epochs) run by the solver.
     dual_gap_ : float
-        Final duality gap (NaN for penalties without a known dual).
+        Final duality gap (NaN for a graph penalty with ``ridge=0``).
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Defined when X has string feature names.

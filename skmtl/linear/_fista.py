@@ -5,9 +5,9 @@ adaptive restart (O'Donoghue & Candes 2015).  The data-fit state is linear in th
 iterate, so the extrapolated state is extrapolated too: each iteration costs one
 forward product and one gradient product.
 
-Stopping: for a norm penalty, the duality gap (checked every ``check_every``
-iterations), together with a small intercept gradient when there is one; for the
-other penalties, the relative size of the proximal-gradient step.
+Stopping: the duality gap (checked every ``check_every`` iterations) together with
+a small intercept gradient when there is one, for every penalty with a norm or a
+finite conjugate; for the others, the relative size of the proximal-gradient step.
 """
 
 import numpy as np
@@ -22,11 +22,15 @@ def duality_gap(datafit, penalty, alpha, V, b, state):
     """
     W = penalty.coef(V)
     GW, gb = datafit.gradient(W, b, state)
-    s = max(1.0, penalty.dual_norm(GW) / alpha)
+    if penalty.is_norm:  # rescale the dual point into the dual-norm ball
+        s, penalty_conjugate = max(1.0, penalty.dual_norm(GW) / alpha), 0.0
+    else:
+        s, penalty_conjugate = 1.0, alpha * penalty.conjugate(-GW / alpha)
     gap = (
         datafit.value(W, b, state)
         + alpha * penalty.value(V)
         + datafit.conjugate(W, b, state, s)
+        + penalty_conjugate
     )
     return max(gap, 0.0), (0.0 if gb is None else float(np.vdot(gb, gb)))
 
@@ -50,7 +54,7 @@ def fista(datafit, penalty, alpha, V, b, *, max_iter=1000, tol=1e-4, verbose=0,
     converged : bool
     """
     coef = penalty.coef
-    use_gap = penalty.is_norm and alpha > 0
+    use_gap = penalty.has_dual and alpha > 0
     L = L0 = datafit.lipschitz() * penalty.lipschitz_factor
     scale = datafit.tol_scale()
     x, bx = V, b

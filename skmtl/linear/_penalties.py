@@ -3,8 +3,9 @@
 The estimators minimise ``datafit(W) + alpha * penalty.value(V)`` where ``W =
 penalty.coef(V)``; for every penalty but :class:`Dirty` the variable ``V`` is ``W``
 itself.  ``prox(V, step)`` returns ``argmin_U 1/2 ||U - V||_F^2 + step * value(U)``.
-Penalties that are norms also give ``dual_norm``, which the solvers use for the
-duality gap; the others stop on the relative change of the iterates.
+Penalties that are norms also give ``dual_norm``, the others ``conjugate`` (the
+Fenchel conjugate of ``value``): with either the solvers stop on the duality gap;
+without (``has_dual`` False) on the relative size of a proximal-gradient step.
 
 Penalties are small estimators-like objects (``get_params``/``set_params``), so a
 ``GridSearchCV`` can tune ``penalty__ridge`` and friends, and every one is reachable
@@ -35,6 +36,11 @@ class Penalty(BaseEstimator):
 
     is_norm = False
     lipschitz_factor = 1.0
+
+    @property
+    def has_dual(self):
+        """Whether the duality gap can be computed (norm or finite conjugate)."""
+        return self.is_norm or hasattr(self, "conjugate")
 
     def coef(self, V):
         return V
@@ -117,6 +123,9 @@ class L2(Penalty):
     def prox(self, V, step):
         return V / (1.0 + step)
 
+    def conjugate(self, V):
+        return 0.5 * np.vdot(V, V)
+
 
 class TraceNorm(Penalty):
     r"""Low rank: the nuclear norm :math:`\Omega(W) = \sum_i \sigma_i(W)`.
@@ -158,11 +167,19 @@ class _Quadratic(Penalty):
     def value(self, V):
         lam, U = self._eig
         proj = V @ U
-        return 0.5 * np.vdot(proj**2, lam + self.ridge)
+        return 0.5 * np.sum(proj**2 * (lam + self.ridge))
 
     def prox(self, V, step):
         lam, U = self._eig
         return ((V @ U) / (1.0 + step * (lam + self.ridge))) @ U.T
+
+    @property
+    def has_dual(self):
+        return self.ridge > 0  # else the conjugate is infinite off the mean direction
+
+    def conjugate(self, V):
+        lam, U = self._eig
+        return 0.5 * np.sum((V @ U) ** 2 / (lam + self.ridge))
 
 
 class GraphRegularized(_Quadratic):
@@ -292,6 +309,12 @@ class ClusteredNorm(Penalty):
         s = self._sigma(V)
         mu = _cluster_weights(s, self.eta, self._k)
         return self.eta * (1 + self.eta) * np.sum(s**2 / (self.eta + mu))
+
+    def conjugate(self, V):
+        """``(eta ||V||^2 + sum of the k largest sigma_i(V)^2) / (4 eta (1 + eta))``."""
+        s2 = np.sort(self._sigma(V) ** 2)[::-1]
+        top = s2[: self._k].sum()
+        return (self.eta * s2.sum() + top) / (4 * self.eta * (1 + self.eta))
 
     def prox(self, V, step):
         U, s, Vt = np.linalg.svd(V, full_matrices=False)
