@@ -1,18 +1,10 @@
 """Regularized multi-task linear models (numpy/scipy backend)."""
 
-from ._estimators import MultiTaskClassifier, MultiTaskRegressor
-from ._penalties import (
-    L1,
-    L2,
-    L21,
-    ClusteredNorm,
-    Dirty,
-    GraphRegularized,
-    MeanRegularized,
-    Penalty,
-    TraceNorm,
-    get_penalty,
-)
+from ._classifier import MultiTaskClassifier
+from ._estimators import MultiTaskRegressor
+from ._coupling import ClusteredNorm, GraphRegularized, MeanRegularized
+from ._penalties import L1, L2, L21, Dirty, Penalty, TraceNorm
+from ._registry import get_penalty
 
 __all__ = [
     "MultiTaskRegressor",

@@ -7,28 +7,20 @@ Penalties that are norms also give ``dual_norm``, the others ``conjugate`` (the
 Fenchel conjugate of ``value``): with either the solvers stop on the duality gap;
 without (``has_dual`` False) on the relative size of a proximal-gradient step.
 
-Penalties are small estimators-like objects (``get_params``/``set_params``), so a
+Penalties are small estimator-like objects (``get_params``/``set_params``), so a
 ``GridSearchCV`` can tune ``penalty__ridge`` and friends, and every one is reachable
-by name (``penalty="trace"``) through :func:`get_penalty`.
+by name (``penalty="trace"``) through :func:`get_penalty`.  The penalties that
+couple tasks through a task structure (graph, mean, clusters) are in
+``_coupling.py``.
 """
 
 import numbers
 
 import numpy as np
-from sklearn.base import BaseEstimator, clone
-from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval
 
-__all__ = [
-    "L21",
-    "L1",
-    "L2",
-    "TraceNorm",
-    "MeanRegularized",
-    "GraphRegularized",
-    "ClusteredNorm",
-    "Dirty",
-    "get_penalty",
-]
+__all__ = ["Penalty", "L21", "L1", "L2", "TraceNorm", "Dirty"]
 
 
 class Penalty(BaseEstimator):
@@ -149,182 +141,6 @@ class TraceNorm(Penalty):
         return np.linalg.norm(G, 2) if G.size else 0.0
 
 
-class _Quadratic(Penalty):
-    """``1/2 tr(W (Lap + ridge I) W^T)`` for a Laplacian over the outputs."""
-
-    def _laplacian(self, adjacency, out_task, out_group):
-        A = adjacency[np.ix_(out_task, out_task)]
-        A = A * (out_group[:, None] == out_group[None, :])
-        np.fill_diagonal(A, 0.0)
-        return np.diag(A.sum(axis=1)) - A
-
-    def bind(self, out_task, out_group):
-        bound = clone(self)
-        lap = self._laplacian(self._adjacency(out_task.max() + 1), out_task, out_group)
-        bound._eig = np.linalg.eigh(lap)
-        return bound
-
-    def value(self, V):
-        lam, U = self._eig
-        proj = V @ U
-        return 0.5 * np.sum(proj**2 * (lam + self.ridge))
-
-    def prox(self, V, step):
-        lam, U = self._eig
-        return ((V @ U) / (1.0 + step * (lam + self.ridge))) @ U.T
-
-    @property
-    def has_dual(self):
-        return self.ridge > 0  # else the conjugate is infinite off the mean direction
-
-    def conjugate(self, V):
-        lam, U = self._eig
-        return 0.5 * np.sum((V @ U) ** 2 / (lam + self.ridge))
-
-
-class GraphRegularized(_Quadratic):
-    r"""Graph-regularized MTL (SRMTL): related tasks get similar weights.
-
-    .. math:: \Omega(W) = \tfrac12 \sum_{s<t} A_{st} \|w_s - w_t\|_2^2
-              + \tfrac{\mathrm{ridge}}{2} \|W\|_F^2
-
-    Parameters
-    ----------
-    adjacency : array-like of shape (n_tasks, n_tasks), default=None
-        Symmetric non-negative task graph, tasks in the order of ``tasks_`` (long
-        format) or of the columns of Y; ``None`` links every pair of tasks.
-    ridge : float, default=0.1
-        Weight of the ridge term, which keeps the problem strongly convex.
-    """
-
-    _parameter_constraints = {
-        "adjacency": ["array-like", None],
-        "ridge": [Interval(numbers.Real, 0, None, closed="left")],
-    }
-
-    def __init__(self, adjacency=None, ridge=0.1):
-        self.adjacency = adjacency
-        self.ridge = ridge
-
-    def _adjacency(self, n_tasks):
-        if self.adjacency is None:
-            return 1.0 - np.eye(n_tasks)
-        A = np.asarray(self.adjacency, dtype=np.float64)
-        if A.shape != (n_tasks, n_tasks):
-            raise ValueError(
-                f"adjacency has shape {A.shape}; expected ({n_tasks}, {n_tasks}), "
-                "one row and column per task."
-            )
-        if not np.allclose(A, A.T) or (A < 0).any() or not np.isfinite(A).all():
-            raise ValueError("adjacency must be symmetric, finite and non-negative.")
-        return A
-
-
-class MeanRegularized(GraphRegularized):
-    r"""Mean-regularized MTL (Evgeniou & Pontil 2004): tasks shrink to their mean.
-
-    .. math:: \Omega(W) = \tfrac12 \sum_t \|w_t - \bar w\|_2^2
-              + \tfrac{\mathrm{ridge}}{2} \|W\|_F^2
-
-    It is the graph penalty on the complete graph with weights ``1/n_tasks``.
-
-    Parameters
-    ----------
-    ridge : float, default=0.1
-        Weight of the ridge term on every task's weights.
-    """
-
-    _parameter_constraints = {"ridge": [Interval(numbers.Real, 0, None, closed="left")]}
-
-    def __init__(self, ridge=0.1):
-        self.ridge = ridge
-
-    def _adjacency(self, n_tasks):
-        return (1.0 - np.eye(n_tasks)) / n_tasks
-
-
-def _cluster_weights(sigma, offset, k):
-    """``mu`` in [0, 1]^m with sum k, minimising ``sum(sigma**2 / (offset + mu))``.
-
-    The optimum is ``mu_i = clip(tau * sigma_i - offset, 0, 1)``, ``tau`` found by
-    bisection on the increasing constraint; directions with ``sigma_i = 0`` cost
-    nothing and take whatever trace the others leave.
-    """
-    pos = sigma > 0
-    if pos.sum() <= k:
-        mu = np.where(pos, 1.0, 0.0)
-        if (~pos).any():
-            mu[~pos] = (k - pos.sum()) / (~pos).sum()
-        return mu
-    lo, hi = 0.0, (offset + 1.0) / sigma[pos].min()
-    for _ in range(100):
-        tau = 0.5 * (lo + hi)
-        if np.clip(tau * sigma - offset, 0.0, 1.0).sum() < k:
-            lo = tau
-        else:
-            hi = tau
-    return np.clip(hi * sigma - offset, 0.0, 1.0)
-
-
-class ClusteredNorm(Penalty):
-    r"""Convex clustered MTL (Jacob, Bach & Vert 2008; Zhou, Chen & Ye 2011).
-
-    .. math:: \Omega(W) = \eta (1 + \eta) \min_{M} \operatorname{tr}\big(
-              W (\eta I + M)^{-1} W^\top\big),\quad
-              \operatorname{tr} M = k,\ 0 \preceq M \preceq I
-
-    the convex relaxation of k-means clustering of the task weight vectors
-    (``alpha`` plays the role of MALSAR's ``rho1`` and ``eta = rho2 / rho1``).
-    The optimal M shares the right singular vectors of W, so the penalty and its
-    prox act on the singular values alone.
-
-    Parameters
-    ----------
-    n_clusters : int, default=2
-        Number of task clusters ``k``; with fewer outputs than ``k``, each output
-        is its own cluster (the penalty is then a ridge).
-    eta : float, default=1.0
-        Ratio of the within-cluster to the global regularization.
-    """
-
-    _parameter_constraints = {
-        "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
-        "eta": [Interval(numbers.Real, 0, None, closed="neither")],
-    }
-
-    def __init__(self, n_clusters=2, eta=1.0):
-        self.n_clusters = n_clusters
-        self.eta = eta
-
-    def bind(self, out_task, out_group):
-        bound = clone(self)
-        bound._k = min(self.n_clusters, out_task.size)
-        return bound
-
-    def _sigma(self, V):
-        s = np.linalg.svd(V, compute_uv=False)
-        return np.concatenate([s, np.zeros(max(V.shape[1] - s.size, 0))])
-
-    def value(self, V):
-        s = self._sigma(V)
-        mu = _cluster_weights(s, self.eta, self._k)
-        return self.eta * (1 + self.eta) * np.sum(s**2 / (self.eta + mu))
-
-    def conjugate(self, V):
-        """``(eta ||V||^2 + sum of the k largest sigma_i(V)^2) / (4 eta (1 + eta))``."""
-        s2 = np.sort(self._sigma(V) ** 2)[::-1]
-        top = s2[: self._k].sum()
-        return (self.eta * s2.sum() + top) / (4 * self.eta * (1 + self.eta))
-
-    def prox(self, V, step):
-        U, s, Vt = np.linalg.svd(V, full_matrices=False)
-        c = step * self.eta * (1 + self.eta)
-        full = np.concatenate([s, np.zeros(max(V.shape[1] - s.size, 0))])
-        mu = _cluster_weights(full, self.eta + 2 * c, self._k)[: s.size]
-        shrunk = s * (self.eta + mu) / (self.eta + mu + 2 * c)
-        return (U * shrunk) @ Vt
-
-
 class Dirty(Penalty):
     r"""Dirty model (Jalali et al. 2010): W = P + Q, shared rows plus exceptions.
 
@@ -375,34 +191,3 @@ class Dirty(Penalty):
     def dual_norm(self, G):
         r = self.l1_ratio
         return max(_row_norms(G).max(initial=0.0) / (1 - r), np.abs(G).max(initial=0.0) / r)
-
-
-PENALTIES = {
-    "l21": L21,
-    "l1": L1,
-    "l2": L2,
-    "trace": TraceNorm,
-    "mean": MeanRegularized,
-    "graph": GraphRegularized,
-    "cluster": ClusteredNorm,
-    "dirty": Dirty,
-}
-
-
-@validate_params(
-    {"penalty": [str, Penalty]}, prefer_skip_nested_validation=True
-)
-def get_penalty(penalty):
-    """Return a penalty object from its name (``"l21"``, ``"trace"``, ...) or itself.
-
-    Examples
-    --------
-    >>> from skmtl.linear import get_penalty
-    >>> get_penalty("trace")
-    TraceNorm()
-    """
-    if isinstance(penalty, Penalty):
-        return penalty
-    if penalty not in PENALTIES:
-        raise ValueError(f"Unknown penalty {penalty!r}; choose one of {sorted(PENALTIES)}.")
-    return PENALTIES[penalty]()

@@ -1,0 +1,224 @@
+"""MultiTaskClassifier: the linear core with classification losses."""
+
+import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.metrics import accuracy_score
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.extmath import softmax
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+
+from ..metrics import task_average
+from ._estimators import _SHARED_DOC, _MultiTaskLinear
+from ._losses import LOSSES
+
+
+def _task_name(table, t):
+    if table.labels is not None:
+        return repr(table.labels[t].item() if hasattr(table.labels[t], "item") else table.labels[t])
+    return f"column {t}" if not table.squeeze else "0"
+
+
+class MultiTaskClassifier(ClassifierMixin, _MultiTaskLinear):
+    r"""Regularized multi-task linear classification.
+
+    One linear classifier per task, coupled by a penalty on the coefficient matrix:
+
+    .. math::
+        \min_{W, b}\ \sum_{t=1}^T \frac{1}{\sum_{i \in t} s_i} \sum_{i \in t}
+        s_i\, \ell(y_i, x_i^\top W_t + b_t) + \alpha\, \Omega(W)
+
+    with the logistic loss for binary tasks and the multinomial loss for multiclass
+    ones (``loss="logistic"``), or the one-vs-rest squared hinge
+    (``loss="squared_hinge"``: the regularized multi-task SVM of Evgeniou & Pontil
+    2004).  Each task has its own classes.
+
+    Parameters
+    ----------
+    {shared}
+    loss : {"logistic", "squared_hinge"}, default="logistic"
+        ``predict_proba`` is available with the logistic loss only.
+
+    Attributes
+    ----------
+    classes_ : ndarray or list of ndarray
+        Single task: its classes.  Wide format: one array per column of Y.  Long
+        format: the union of the tasks' classes (``predict_proba`` has one column
+        each, zero where a class does not occur in the row's task).
+    coef_ : ndarray of shape (n_outputs, n_features)
+        One row per binary task, ``n_classes`` rows per multiclass task (rows of
+        task ``t`` in the order of its classes).
+    intercept_ : ndarray of shape (n_outputs,)
+    tasks_ : ndarray or None
+        Task labels seen in fit (long format), sorted; ``None`` in wide format.
+    n_tasks_ : int
+    n_iter_ : int
+    dual_gap_ : float
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+
+    See Also
+    --------
+    MultiTaskRegressor : The same penalties with the squared loss.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmtl import MultiTaskClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.randn(300, 5)
+    >>> tasks = np.repeat([0, 1, 2], 100)
+    >>> y = (X[:, 0] + 0.3 * tasks * X[:, 1] > 0).astype(int)
+    >>> clf = MultiTaskClassifier(penalty="l21", alpha=0.01).fit(X, y, tasks=tasks)
+    >>> clf.score(X, y, tasks=tasks) > 0.9
+    True
+    >>> clf.predict_proba(X[:2], tasks=[0, 2]).shape
+    (2, 2)
+    """
+
+    __doc__ = __doc__.replace("{shared}", _SHARED_DOC.strip())
+    _classifier = True
+    _parameter_constraints = {
+        **_MultiTaskLinear._parameter_constraints,
+        "loss": [StrOptions({"logistic", "squared_hinge"})],
+    }
+
+    def __init__(self, penalty="l21", alpha=1.0, *, loss="logistic", fit_intercept=True,
+                 solver="auto", precompute="auto", max_iter=1000, tol=1e-4,
+                 warm_start=False, verbose=0):
+        self.penalty = penalty
+        self.alpha = alpha
+        self.loss = loss
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.precompute = precompute
+        self.max_iter = max_iter
+        self.tol = tol
+        self.warm_start = warm_start
+        self.verbose = verbose
+
+    def _loss(self):
+        return LOSSES[self.loss]()
+
+    def _encode_targets(self, table):
+        self._classes, targets, groups = [], [], []
+        for t, y in enumerate(table.y):
+            check_classification_targets(y)
+            classes, codes = np.unique(y, return_inverse=True)
+            if classes.size < 2:
+                raise ValueError(
+                    f"Task {_task_name(table, t)} has one class ({classes[0]!r}); a "
+                    "classifier needs at least 2 classes in every task."
+                )
+            self._classes.append(classes)
+            if classes.size == 2:
+                E = (codes == 1).astype(np.float64)[:, None]
+                groups.append("binary")
+            else:
+                E = (codes[:, None] == np.arange(classes.size)).astype(np.float64)
+                groups.extend(f"class {c!r}" for c in classes)
+            targets.append(2.0 * E - 1.0 if self.loss == "squared_hinge" else E)
+        if table.squeeze:
+            self.classes_ = self._classes[0]
+        elif table.wide:
+            self.classes_ = list(self._classes)
+        else:
+            self.classes_ = np.unique(np.concatenate(self._classes))
+        return targets, np.unique(groups, return_inverse=True)[1]
+
+    def _scores(self, X, t, rows, proba):
+        """Per-class scores of task ``t``: decisions or probabilities, (n, K_t)."""
+        Z = self._decision(X, t, rows)
+        if Z.shape[1] == 1:
+            if proba:
+                p = 0.5 * (1.0 + np.tanh(0.5 * Z))
+                return np.hstack([1.0 - p, p])
+            return np.hstack([np.zeros_like(Z), Z])
+        return softmax(Z, copy=False) if proba else Z
+
+    def _collect(self, X, tasks, proba, fill):
+        X, codes = self._validate_predict(X, tasks)
+        if codes is None:
+            out = [self._scores(X, t, None, proba) for t in range(self.n_tasks_)]
+            return out[0] if self._squeeze else out
+        union = self.classes_
+
+        def per_task(t, rows):
+            scores = self._scores(X, t, rows, proba)
+            full = np.full((scores.shape[0], union.size), fill)
+            full[:, np.searchsorted(union, self._classes[t])] = scores
+            return full
+
+        return self._assemble(per_task, codes, X.shape[0])
+
+    def predict(self, X, tasks=None):
+        """Predict class labels with each row's task model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        tasks : array-like of shape (n_samples,), default=None
+            Task of each row; required if and only if the model was fit with tasks.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_tasks)
+        """
+        scores = self._collect(X, tasks, proba=False, fill=-np.inf)
+        if isinstance(scores, list):
+            return np.column_stack(
+                [c[s.argmax(axis=1)] for c, s in zip(self._classes, scores)]
+            )
+        classes = self.classes_
+        return classes[scores.argmax(axis=1)]
+
+    def decision_function(self, X, tasks=None):
+        """Decision scores.
+
+        Returns
+        -------
+        scores : ndarray or list of ndarray
+            A binary task gives one score per row (positive: ``classes[1]``), a
+            multiclass task one per class.  Wide format: an (n_samples, n_tasks) array
+            when every task is binary, else a list over tasks.  Long format: one
+            score per row when every task is binary with the same two classes, else
+            an (n_samples, n_classes) array over ``classes_`` (``-inf`` for classes
+            outside the row's task).
+        """
+        scores = self._collect(X, tasks, proba=False, fill=-np.inf)
+        if isinstance(scores, list):
+            if all(s.shape[1] == 2 for s in scores):
+                return np.column_stack([s[:, 1] for s in scores])
+            return [s[:, 1] if s.shape[1] == 2 else s for s in scores]
+        return scores[:, 1] if scores.shape[1] == 2 else scores
+
+    def _has_proba(self):
+        return self.loss == "logistic"
+
+    @available_if(_has_proba)
+    def predict_proba(self, X, tasks=None):
+        """Class probabilities (logistic loss only).
+
+        Returns
+        -------
+        proba : ndarray or list of ndarray
+            Single task or long format: (n_samples, n_classes) over ``classes_``;
+            wide format: a list with one (n_samples, n_classes_t) array per task,
+            as sklearn's multi-output classifiers do.
+        """
+        return self._collect(X, tasks, proba=True, fill=0.0)
+
+    @available_if(_has_proba)
+    def predict_log_proba(self, X, tasks=None):
+        """Logarithm of :meth:`predict_proba`."""
+        proba = self.predict_proba(X, tasks=tasks)
+        with np.errstate(divide="ignore"):
+            if isinstance(proba, list):
+                return [np.log(p) for p in proba]
+            return np.log(proba)
+
+    def score(self, X, y, tasks=None, sample_weight=None):
+        """Mean over tasks of each task's accuracy (missing labels skipped)."""
+        pred = self.predict(X, tasks=tasks)
+        return task_average(accuracy_score, y, pred, tasks=tasks,
+                            sample_weight=sample_weight)
