@@ -8,7 +8,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from skmtl import MultiTaskClassifier, MultiTaskRegressor
 
-TIGHT = dict(tol=1e-12, max_iter=20000)
+TIGHT = dict(tol=1e-11, max_iter=20000)
 
 
 def _wide_problem(seed=0, n=80, p=6, T=3):
@@ -35,14 +35,14 @@ def test_wide_and_long_give_the_same_model(penalty):
     wide = MultiTaskRegressor(penalty=penalty, alpha=0.05, **TIGHT).fit(X, Y)
     Xl, yl, tl = _to_long(X, Y)
     long = MultiTaskRegressor(penalty=penalty, alpha=0.05, **TIGHT).fit(Xl, yl, tasks=tl)
-    np.testing.assert_allclose(wide.coef_, long.coef_, atol=1e-6)
-    np.testing.assert_allclose(wide.intercept_, long.intercept_, atol=1e-6)
+    np.testing.assert_allclose(wide.coef_, long.coef_, atol=1e-5)
+    np.testing.assert_allclose(wide.intercept_, long.intercept_, atol=1e-5)
     assert wide.tasks_ is None
     np.testing.assert_array_equal(long.tasks_, [0, 1, 2])
     pred_wide = wide.predict(X)
     assert pred_wide.shape == (80, 3)
     pred_long = long.predict(X, tasks=np.full(80, 2))
-    np.testing.assert_allclose(pred_long, pred_wide[:, 2], atol=1e-6)
+    np.testing.assert_allclose(pred_long, pred_wide[:, 2], atol=1e-5)
 
 
 def test_missing_labels_leave_rows_out_of_their_task_only():
