@@ -208,7 +208,7 @@ class MultiTaskRegressor(RegressorMixin, _MultiTaskLinear):
     i.e. the sum over tasks of each task's weighted mean squared error.  With every
     label present and shared X, ``penalty="l21"`` is exactly sklearn's
     :class:`~sklearn.linear_model.MultiTaskLasso`; ``alpha`` maps to MALSAR's
-    ``rho1`` as ``rho1 = alpha * n_t`` on tasks of equal size ``n_t`` (MALSAR sums
+    ``rho1`` as ``rho1 = 2 n_t alpha`` on tasks of equal size ``n_t`` (MALSAR sums
     the squared errors without the mean and the 1/2).
 
     Parameters
