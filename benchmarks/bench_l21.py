@@ -368,6 +368,8 @@ def main(argv=None):
     parser.add_argument("--long-p", type=int, default=50)
     parser.add_argument("--trace-iter", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--blas-threads", type=int, default=None,
+                        help="limit BLAS/OpenMP threads (threadpoolctl); default: as is")
     parser.add_argument("--no-extra", action="store_true",
                         help="(a): only the main case, not the harder ones (smaller alpha, "
                              "correlated features)")
@@ -394,6 +396,11 @@ def main(argv=None):
         scenarios += [(0.0, args.alpha_ratio / 10), (0.8, args.alpha_ratio)]
 
     print_environment()
+    if args.blas_threads:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(args.blas_threads)
+        print(f"threadpool_limits({args.blas_threads}) applied (--blas-threads)\n")
     t0 = time.perf_counter()
     if "a" in args.sections:
         for k, (rho, ratio) in enumerate(scenarios):

@@ -20,8 +20,8 @@ class TaskKFold(_BaseKFold):
     ----------
     n_splits : int, default=5
         Number of folds; every task needs at least that many rows (plus one).
-    shuffle : bool, default=True
-        Shuffle each task's rows before splitting.
+    shuffle : bool, default=False
+        Shuffle each task's rows before splitting (else folds follow row order).
     random_state : int, RandomState instance or None, default=None
         Seed of the shuffle.
 
@@ -30,7 +30,7 @@ class TaskKFold(_BaseKFold):
     >>> import numpy as np
     >>> from skmtl.model_selection import TaskKFold
     >>> tasks = np.repeat(["a", "b"], [6, 9])
-    >>> for train, test in TaskKFold(3, random_state=0).split(np.zeros((15, 1)), tasks=tasks):
+    >>> for train, test in TaskKFold(3, shuffle=True, random_state=0).split(np.zeros((15, 1)), tasks=tasks):
     ...     print(sorted(set(tasks[test].tolist())), len(test))
     ['a', 'b'] 5
     ['a', 'b'] 5
@@ -39,7 +39,7 @@ class TaskKFold(_BaseKFold):
 
     __metadata_request__split = {"tasks": True}
 
-    def __init__(self, n_splits=5, *, shuffle=True, random_state=None):
+    def __init__(self, n_splits=5, *, shuffle=False, random_state=None):
         super().__init__(n_splits=n_splits, shuffle=shuffle, random_state=random_state)
 
     def get_n_splits(self, X=None, y=None, groups=None, tasks=None):

@@ -2,7 +2,13 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skmtl import MultiTaskClassifier, MultiTaskRegressor
+from skmtl import (
+    MultiTaskClassifier,
+    MultiTaskClassifierCV,
+    MultiTaskRegressor,
+    MultiTaskRegressorCV,
+)
+from skmtl.linear import Dirty
 from skmtl.linear import GraphRegularized
 
 ESTIMATORS = [
@@ -14,6 +20,9 @@ ESTIMATORS = [
     MultiTaskClassifier(alpha=0.01),
     MultiTaskClassifier(penalty="l2", alpha=0.01, loss="squared_hinge"),
     MultiTaskClassifier(penalty="cluster", alpha=0.01),
+    MultiTaskRegressorCV(n_alphas=4, cv=2),
+    MultiTaskRegressorCV(penalty=[Dirty(l1_ratio=0.3), "trace"], n_alphas=3, cv=2),
+    MultiTaskClassifierCV(n_alphas=3, cv=2),
 ]
 
 

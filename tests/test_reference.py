@@ -48,6 +48,7 @@ def fit_params(spec):
     no_dual = spec.kind == "graph" and spec.params.get("ridge", 0.1) == 0
     return dict(tol=1e-9 if no_dual else 1e-10, max_iter=20000)
 
+
 # A task graph with one missing edge and unequal weights (4 tasks).
 ADJ4 = np.array(
     [
@@ -234,15 +235,26 @@ class Spec:
 
 
 def _solve(prob):
-    """Clarabel with tight tolerances (it handles SOC, exponential and SDP cones)."""
-    prob.solve(
-        solver="CLARABEL",
-        tol_gap_abs=1e-11,
-        tol_gap_rel=1e-11,
-        tol_feas=1e-11,
-        tol_ktratio=1e-9,
-        max_iter=500,
-    )
+    """Clarabel (SOC, exponential and SDP cones) with tight tolerances.
+
+    It sometimes stops "almost solved" (status optimal_inaccurate) short of 1e-9;
+    the reduced tolerances it then meets are set to 1e-7 (default 5e-5), still far
+    below the 1e-5 compared here, so that status is accepted without its warning.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+        prob.solve(
+            solver="CLARABEL",
+            tol_gap_abs=1e-9,
+            tol_gap_rel=1e-9,
+            tol_feas=1e-9,
+            tol_ktratio=1e-7,
+            reduced_tol_gap_abs=1e-7,
+            reduced_tol_gap_rel=1e-7,
+            reduced_tol_feas=1e-7,
+            reduced_tol_ktratio=1e-5,
+            max_iter=500,
+        )
     assert prob.status in ("optimal", "optimal_inaccurate"), prob.status
     return prob.value
 
@@ -372,14 +384,23 @@ def objective_np(est, parts, spec, loss="squared"):
 
 
 def cvx_optimum(parts, spec, loss="squared", fit_intercept=True):
+    """The optimum found by cvxpy, as the objective (numpy) at cvxpy's solution.
+
+    Evaluated here rather than taken from the solver, it is an upper bound on the
+    true optimum whatever the solver's feasibility tolerance.
+    """
     p, T = parts[0][0].shape[1], len(parts)
-    _, W, om, cons = spec.cp_variable(p, T)
+    V, W, om, cons = spec.cp_variable(p, T)
     b = cp.Variable(T) if fit_intercept else np.zeros(T)
     data = sum(
         _loss_cp(Xt @ W[:, t] + b[t], yt, s, loss) for t, (Xt, yt, s) in enumerate(parts)
     )
     prob = cp.Problem(cp.Minimize(data + spec.alpha * om), cons)
-    return _solve(prob)
+    reported = _solve(prob)
+    b_val = b.value if fit_intercept else b
+    value = data_term_np(parts, W.value, b_val, loss) + spec.alpha * spec.omega_np(V.value)
+    assert abs(value - reported) <= 1e-6 * max(1.0, abs(value)), (value, reported)
+    return value
 
 
 def assert_objective_close(ours, ref, rtol=RTOL):
@@ -402,7 +423,8 @@ def _fit(est, *args, **kwargs):
 @pytest.mark.parametrize("spec", REG_SPECS, ids=repr)
 def test_regression_long_weighted_vs_cvxpy(spec):
     X, y, tasks, sw = make_long(0)
-    est = MultiTaskRegressor(penalty=spec.estimator_penalty(), alpha=spec.alpha, **fit_params(spec))
+    est = MultiTaskRegressor(penalty=spec.estimator_penalty(), alpha=spec.alpha,
+                             **fit_params(spec))
     _fit(est, X, y, tasks=tasks, sample_weight=sw)
     assert est.coef_.shape == (4, X.shape[1])
     parts = split_long(X, y, tasks, sw)
@@ -424,7 +446,8 @@ def test_regression_long_weighted_vs_cvxpy(spec):
 def test_regression_wide_missing_vs_cvxpy(spec, precompute):
     X, Y, sw = make_wide(1)
     est = MultiTaskRegressor(
-        penalty=spec.estimator_penalty(), alpha=spec.alpha, precompute=precompute, **fit_params(spec)
+        penalty=spec.estimator_penalty(), alpha=spec.alpha, precompute=precompute,
+        **fit_params(spec),
     )
     _fit(est, X, Y, sample_weight=sw)
     parts = split_wide(X, Y, sw)
@@ -440,7 +463,8 @@ def test_regression_wide_missing_vs_cvxpy(spec, precompute):
 def test_regression_no_intercept_vs_cvxpy(spec):
     X, y, tasks, sw = make_long(2)
     est = MultiTaskRegressor(
-        penalty=spec.estimator_penalty(), alpha=spec.alpha, fit_intercept=False, **fit_params(spec)
+        penalty=spec.estimator_penalty(), alpha=spec.alpha, fit_intercept=False,
+        **fit_params(spec),
     )
     _fit(est, X, y, tasks=tasks, sample_weight=sw)
     np.testing.assert_array_equal(est.intercept_, 0.0)
@@ -464,8 +488,6 @@ CLF_SPECS = [
 @pytest.mark.parametrize("loss", ["logistic", "squared_hinge"])
 @pytest.mark.parametrize("spec", CLF_SPECS, ids=repr)
 def test_classifier_vs_cvxpy(spec, loss):
-    if spec.kind == "cluster" and loss == "squared_hinge":
-        pytest.skip("one SDP per loss is enough; logistic covers cluster")
     X, y, tasks, sw = make_long(3, sizes=(40, 55, 60), classify=True)
     est = MultiTaskClassifier(
         penalty=spec.estimator_penalty(), alpha=spec.alpha, loss=loss, **fit_params(spec)
@@ -533,6 +555,22 @@ def test_l21_matches_sklearn_multitask_lasso(solver, precompute, sparse, weighte
     np.testing.assert_allclose(est.coef_, ref.coef_, rtol=0, atol=1e-6)
     np.testing.assert_allclose(est.intercept_, ref.intercept_, rtol=0, atol=1e-6)
     np.testing.assert_allclose(est.predict(Xf), ref.predict(X), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("precompute", [True, False])
+def test_fista_reaches_tight_tol(precompute):
+    """FISTA certifies a 1e-12 relative duality gap on MultiTaskLasso's problem well
+    within 2000 iterations (a few tens suffice for accelerated gradient with
+    restart here) and then agrees with sklearn to 1e-9."""
+    X, Y, _ = _mtl_data()
+    ref = MultiTaskLasso(alpha=0.1, tol=1e-12, max_iter=100000).fit(X, Y)
+    est = MultiTaskRegressor(alpha=0.1, solver="fista", precompute=precompute,
+                             tol=1e-12, max_iter=2000)
+    _fit(est, X, Y)
+    scale = _tol_scale(split_wide(X, Y, None), "squared")
+    assert 0 <= est.dual_gap_ <= 1e-12 * scale
+    np.testing.assert_allclose(est.coef_, ref.coef_, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(est.intercept_, ref.intercept_, rtol=0, atol=1e-9)
 
 
 # --------------------------------------------------------------------------------------
@@ -653,7 +691,7 @@ def _cluster_conjugate(spec, V):
 
 
 def _omega_conjugate(spec, V):
-    """Fenchel conjugate of Omega, written here (cvxpy for the clustered norm)."""
+    """Fenchel conjugate of Omega, written here (checked against cvxpy)."""
     k = spec.kind
     T = V.shape[1]
     if k == "l2":
@@ -764,8 +802,8 @@ def test_dual_gap_nan_without_dual():
     solution is still the optimum."""
     X, y, tasks, sw = make_long(8)
     spec = Spec("graph", 0.5, ridge=0.0)
-    est = _fit(MultiTaskRegressor(penalty=spec.estimator_penalty(), alpha=0.5, **fit_params(spec)),
-               X, y, tasks=tasks, sample_weight=sw)
+    est = MultiTaskRegressor(penalty=spec.estimator_penalty(), alpha=0.5, **fit_params(spec))
+    _fit(est, X, y, tasks=tasks, sample_weight=sw)
     assert np.isnan(est.dual_gap_)
     parts = split_long(X, y, tasks, sw)
     assert_objective_close(objective_np(est, parts, spec), cvx_optimum(parts, spec))
@@ -807,8 +845,6 @@ def _random_var(spec, p, T, seed):
 @pytest.mark.parametrize("spec", PROX_SPECS, ids=repr)
 def test_penalty_value_matches_definition(spec, shape):
     p, T = shape
-    if spec.params.get("adjacency") is not None and T != 4:
-        pytest.skip("adjacency is 4x4")
     pen = _bound(spec, T)
     for seed in range(2):
         V = _random_var(spec, p, T, seed)
@@ -817,15 +853,18 @@ def test_penalty_value_matches_definition(spec, shape):
             np.testing.assert_allclose(spec.omega_np(V), spec.cluster_sdp(V), rtol=1e-6)
 
 
-@pytest.mark.parametrize("spec", [sp_ for sp_ in PROX_SPECS if sp_.kind in
-                                  ("l2", "mean", "graph", "cluster")], ids=repr)
+@pytest.mark.parametrize(
+    "spec",
+    # (mean and graph without ridge have no finite conjugate: a singular Laplacian)
+    [s for s in PROX_SPECS if s.kind in ("l2", "cluster")
+     or (s.kind in ("mean", "graph") and s.ridge > 0)],
+    ids=repr,
+)
 def test_penalty_conjugate(spec):
     """The smooth penalties' Fenchel conjugates (used for their duality gap) against
     sup_U <V, U> - Omega(U) solved by cvxpy, and the test's own closed forms."""
     p, T = 6, 4
     pen = _bound(spec, T)
-    if spec.kind in ("mean", "graph") and spec.ridge == 0:
-        pytest.skip("no finite conjugate without ridge (a singular Laplacian)")
     for seed in range(2):
         V = _random_var(spec, p, T, seed)
         U = cp.Variable((p, T))
@@ -841,8 +880,6 @@ def test_penalty_conjugate(spec):
 @pytest.mark.parametrize("spec", PROX_SPECS, ids=repr)
 def test_prox_vs_cvxpy(spec, shape, step):
     p, T = shape
-    if spec.params.get("adjacency") is not None and T != 4:
-        pytest.skip("adjacency is 4x4")
     pen = _bound(spec, T)
     V = _random_var(spec, p, T, seed=10)
     U = pen.prox(V, step)
@@ -853,10 +890,18 @@ def test_prox_vs_cvxpy(spec, shape, step):
 
     Uvar, _, om, cons = spec.cp_variable(p, T)
     prob = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(Uvar - V) + step * om), cons)
-    ref = _solve(prob)
-    assert_objective_close(obj_np(U), ref, rtol=1e-6)
-    # the prox is strongly convex: the minimiser itself is unique
-    np.testing.assert_allclose(U, Uvar.value, atol=2e-4 if spec.kind == "cluster" else 1e-5)
+    reported = _solve(prob)
+    ref = obj_np(Uvar.value)  # at cvxpy's point: an upper bound on the minimum
+    assert abs(ref - reported) <= 1e-6 * max(1.0, abs(ref))
+    ours = obj_np(U)
+    assert_objective_close(ours, ref, rtol=1e-6)
+    # 1-strong convexity: if U is the minimiser, any point A has
+    # obj(A) - obj(U) >= 1/2 ||A - U||^2; take A = cvxpy's solution
+    dist2 = ((U - Uvar.value) ** 2).sum()
+    assert 0.5 * dist2 <= max(ref - ours, 0.0) + 1e-10, (dist2, ref - ours)
+    # and the minimisers agree (an SDP solution is accurate to ~1e-5 only)
+    atol = 1e-4 if spec.kind == "cluster" else 1e-5
+    np.testing.assert_allclose(U, Uvar.value, rtol=0, atol=atol)
 
 
 @pytest.mark.parametrize("spec", PROX_SPECS, ids=repr)
@@ -869,12 +914,8 @@ def test_prox_beats_perturbations(spec):
         V = _random_var(spec, p, T, seed)
         U = pen.prox(V, step)
 
-        # the value written here, except for cluster (an SDP per call would be slow;
-        # its value is checked against the definition in another test)
-        value = pen.value if spec.kind == "cluster" else spec.omega_np
-
         def obj(A):
-            return 0.5 * ((A - V) ** 2).sum() + step * value(A)
+            return 0.5 * ((A - V) ** 2).sum() + step * spec.omega_np(A)
 
         f0 = obj(U)
         for eps in (1e-2, 1e-4):

@@ -90,7 +90,7 @@ def test_task_kfold_gets_the_tasks_and_keeps_every_task_in_training(routing):
     X, y, tasks = _long_problem()
     order = np.argsort(tasks, kind="stable")  # contiguous tasks defeat a plain KFold
     X, y, tasks = X[order], y[order], tasks[order]
-    cv = TaskKFold(4, random_state=0)
+    cv = TaskKFold(4, shuffle=True, random_state=0)
     for train, test in cv.split(X, y, tasks=tasks):
         assert set(tasks[train]) == set(tasks)
     search = GridSearchCV(

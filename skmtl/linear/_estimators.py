@@ -53,6 +53,39 @@ or Penalty, default="l21"
         Print solver progress."""
 
 
+class Problem:
+    """A data-fit term, a bound penalty and the solver that suits them."""
+
+    def __init__(self, datafit, penalty, use_cd):
+        self.datafit, self.penalty, self.use_cd = datafit, penalty, use_cd
+        self.shape = datafit.shape
+
+    @property
+    def gram(self):
+        return isinstance(self.datafit, GramFit)
+
+    def start(self):
+        """Zero coefficients, and zero intercepts where they are variables."""
+        V = self.penalty.variable(np.zeros(self.shape))
+        fit_b = not self.gram and self.datafit.fit_intercept
+        return V, (np.zeros(self.shape[1]) if fit_b else None)
+
+    def solve(self, alpha, V, b, *, max_iter, tol, verbose=0):
+        """Returns ``(V, intercept, gap, n_iter, converged)``."""
+        if self.use_cd and alpha > 0:
+            V, gap, n_iter, converged = bcd_l21(
+                self.datafit, alpha, V, max_iter=max_iter, tol=tol, verbose=verbose)
+        else:
+            V, b, gap, n_iter, converged = fista(
+                self.datafit, self.penalty, alpha, V, b, max_iter=max_iter, tol=tol,
+                verbose=verbose)
+        if self.gram:
+            b = self.datafit.intercept(self.penalty.coef(V))
+        elif b is None:
+            b = np.zeros(self.shape[1])
+        return V, b, gap, n_iter, converged
+
+
 def _shared_rows(blocks):
     """Whether every output sees the same rows with the same weights."""
     return len(blocks) == 1 and bool(np.all(blocks[0].S == blocks[0].S[:, :1]))
@@ -96,57 +129,53 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
+        problem = self._prepare(X, y, tasks, sample_weight, self.penalty)
+        V, b = self._initial(problem)
+        self._store(problem, *problem.solve(self.alpha, V, b, **self._solver_params()))
+        return self
+
+    def _solver_params(self):
+        return dict(max_iter=self.max_iter, tol=self.tol, verbose=self.verbose)
+
+    def _prepare(self, X, y, tasks, sample_weight, penalty):
+        """Validate the data, set the task bookkeeping, and build the problem."""
         X = validate_data(self, X, accept_sparse="csr", dtype=np.float64, reset=True)
         table = split_tasks(X, y, tasks, sample_weight, classifier=self._classifier)
         targets, out_groups = self._encode_targets(table)
         loss = self._loss()
         blocks, out_task = make_blocks(table, targets, segmented=loss.name == "logistic")
-        penalty = clone(get_penalty(self.penalty)).bind(out_task, out_groups)
+        penalty = clone(get_penalty(penalty)).bind(out_task, out_groups)
         p, m = X.shape[1], out_task.size
         self.tasks_ = table.labels
         self.n_tasks_ = table.n_tasks
         self._squeeze = table.squeeze
-        self._out_slices = [slice(int(a), int(b)) for a, b in zip(
-            np.searchsorted(out_task, np.arange(table.n_tasks)),
-            np.searchsorted(out_task, np.arange(table.n_tasks), side="right"))]
+        bounds = np.searchsorted(out_task, np.arange(table.n_tasks + 1))
+        self._out_slices = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
 
         # coordinate descent shines with one shared Gram matrix (sklearn's case);
         # with per-task Grams of varied curvature, FISTA is faster
-        use_cd = self.solver == "cd" or (
-            self.solver == "auto" and isinstance(penalty, L21) and self.alpha > 0
-            and isinstance(loss, Squared) and _shared_rows(blocks)
-            and self._use_gram(blocks, p, m)
-        )
-        if use_cd and not (isinstance(penalty, L21) and isinstance(loss, Squared)):
+        fits_cd = isinstance(penalty, L21) and isinstance(loss, Squared)
+        if self.solver == "cd" and not fits_cd:
             raise ValueError(
                 "solver='cd' needs penalty='l21' and the squared loss; use solver='fista'."
             )
-        gram = isinstance(loss, Squared) and (use_cd or self._use_gram(blocks, p, m))
-        if gram:
+        use_gram = self._use_gram(blocks, p, m)
+        use_cd = self.solver == "cd" or (
+            self.solver == "auto" and fits_cd and _shared_rows(blocks) and use_gram
+        )
+        if isinstance(loss, Squared) and (use_cd or use_gram):
             datafit = GramFit(blocks, p, m, self.fit_intercept)
         else:
             datafit = DesignFit(blocks, loss, p, m, self.fit_intercept)
-        V, b = self._initial(penalty, p, m, gram)
-        if use_cd:
-            V, gap, n_iter, converged = bcd_l21(
-                datafit, self.alpha, V, max_iter=self.max_iter, tol=self.tol,
-                verbose=self.verbose,
-            )
-        else:
-            V, b, gap, n_iter, converged = fista(
-                datafit, penalty, self.alpha, V, b, max_iter=self.max_iter,
-                tol=self.tol, verbose=self.verbose,
-            )
-        W = penalty.coef(V)
-        if gram:
-            b = datafit.intercept(W)
-        elif b is None:
-            b = np.zeros(m)
+        return Problem(datafit, penalty, use_cd)
+
+    def _store(self, problem, V, b, gap, n_iter, converged):
+        W = problem.penalty.coef(V)
         self._variable = V
         self.coef_ = np.ascontiguousarray(W.T)
         self.intercept_ = b
-        if isinstance(penalty, Dirty):
-            self.coef_shared_, self.coef_specific_ = (A.T for A in penalty._split(V))
+        if isinstance(problem.penalty, Dirty):
+            self.coef_shared_, self.coef_specific_ = (A.T for A in problem.penalty._split(V))
         self.n_iter_ = n_iter
         self.dual_gap_ = gap
         if not converged:
@@ -156,7 +185,6 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
                 "features.",
                 ConvergenceWarning,
             )
-        return self
 
     def _use_gram(self, blocks, p, m):
         if self.precompute != "auto":
@@ -168,21 +196,17 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
         )
         return n_grams * p * p <= min(data_cost, 5e7)
 
-    def _initial(self, penalty, p, m, gram):
-        b = None if gram or not self.fit_intercept else np.zeros(m)
+    def _initial(self, problem):
+        V, b = problem.start()
         if (
             self.warm_start
-            and hasattr(self, "coef_")
-            and self.coef_.shape == (m, p)
             and getattr(self, "_variable", None) is not None
+            and self._variable.shape == V.shape
         ):
-            V = self._variable
-            if V.shape != penalty.variable(self.coef_.T).shape:
-                V = penalty.variable(self.coef_.T)
-            if b is not None:
+            V = self._variable.copy()
+            if b is not None and self.intercept_.shape == b.shape:
                 b = self.intercept_.copy()
-            return V.copy(), b
-        return penalty.variable(np.zeros((p, m))), b
+        return V, b
 
     def _decision(self, X, t, rows):
         Xt = X if rows is None else take_rows(X, rows)

@@ -1,0 +1,347 @@
+"""Regularization paths with warm starts, and the cross-validated estimators.
+
+``multitask_path`` walks a decreasing grid of ``alpha`` from ``alpha_max`` (the
+smallest alpha whose solution is all zero, for norm penalties), each solve starting
+from the previous solution.  ``MultiTaskRegressorCV`` / ``MultiTaskClassifierCV``
+run that path on every fold (``n_jobs`` through joblib), pick ``alpha`` and the
+penalty (the second hyperparameter is a list of penalty objects), then refit on all
+the data.
+"""
+
+import numbers
+import warnings
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, mean_squared_error
+from sklearn.model_selection import StratifiedKFold, check_cv
+from sklearn.utils import _safe_indexing
+from sklearn.utils.validation import check_array
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.base import _fit_context
+
+from ..metrics import task_average
+from ..model_selection import TaskKFold
+from ._classifier import MultiTaskClassifier
+from ._estimators import MultiTaskRegressor, _MultiTaskLinear
+from ._fista import fista
+from ._penalties import Penalty
+from ._registry import PENALTIES
+
+__all__ = ["multitask_path", "MultiTaskRegressorCV", "MultiTaskClassifierCV"]
+
+
+def alpha_max(problem):
+    """Smallest alpha with an all-zero solution (norm penalties).
+
+    For the other penalties, which shrink but never zero, ``10 L`` with ``L`` the
+    largest curvature of the data-fit term: the start of a useful grid.
+    """
+    datafit, penalty = problem.datafit, problem.penalty
+    if not penalty.is_norm:
+        return 10.0 * datafit.lipschitz()
+    V, b = problem.start()
+    if b is not None:  # intercepts optimal for W = 0: a huge alpha keeps W at zero
+        V, b, *_ = fista(datafit, penalty, 1e30, V, b, max_iter=2000, tol=1e-10)
+    W = penalty.coef(V)
+    GW, _ = datafit.gradient(W, b, datafit.forward(W, b))
+    return max(penalty.dual_norm(GW), np.finfo(float).tiny)
+
+
+def _iter_path(est, X, y, tasks, sample_weight, penalty, alphas, n_alphas, eps):
+    """Fit ``est`` along the path; yields each alpha with ``est`` fitted at it."""
+    problem = est._prepare(X, y, tasks, sample_weight, penalty)
+    if alphas is None:
+        top = alpha_max(problem)
+        alphas = np.geomspace(top, top * eps, n_alphas)
+    V, b = problem.start()
+    for k, alpha in enumerate(alphas):
+        V, intercept, gap, n_iter, converged = problem.solve(
+            alpha, V, b, **est._solver_params())
+        b = None if b is None else intercept
+        est._store(problem, V, intercept, gap, n_iter, converged)
+        if est.verbose:
+            print(f"[path] alpha {k + 1}/{len(alphas)} = {alpha:.3e}: "
+                  f"{n_iter} iterations, gap {gap:.2e}")
+        yield alpha
+
+
+def multitask_path(estimator, X, y, *, tasks=None, sample_weight=None, alphas=None,
+                   n_alphas=100, eps=1e-3):
+    """Solutions of a multi-task linear model along a decreasing grid of alpha.
+
+    Each solve is warm-started from the previous one, as in ``lasso_path``.
+
+    Parameters
+    ----------
+    estimator : MultiTaskRegressor or MultiTaskClassifier
+        Gives the penalty, loss and solver settings (it is cloned, not fitted).
+    X, y, tasks, sample_weight
+        As in the estimator's ``fit``.
+    alphas : array-like, default=None
+        The grid; by default ``n_alphas`` values from ``alpha_max`` down to
+        ``eps * alpha_max`` on a log scale.
+    n_alphas : int, default=100
+    eps : float, default=1e-3
+
+    Returns
+    -------
+    alphas : ndarray of shape (n_alphas,)
+    coefs : ndarray of shape (n_alphas, n_outputs, n_features)
+    intercepts : ndarray of shape (n_alphas, n_outputs)
+    dual_gaps : ndarray of shape (n_alphas,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmtl import MultiTaskRegressor
+    >>> from skmtl.linear import multitask_path
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.randn(50, 4)
+    >>> Y = X[:, :2] @ rng.randn(2, 3)
+    >>> alphas, coefs, _, _ = multitask_path(MultiTaskRegressor(), X, Y, n_alphas=5)
+    >>> coefs.shape, bool(np.all(coefs[0] == 0)), bool(np.any(coefs[-1] != 0))
+    ((5, 3, 4), True, True)
+    """
+    est = clone(estimator)
+    out = []
+    for alpha in _iter_path(est, X, y, tasks, sample_weight, est.penalty, alphas,
+                            n_alphas, eps):
+        out.append((alpha, est.coef_.copy(), est.intercept_.copy(), est.dual_gap_))
+    a, c, i, g = zip(*out)
+    return np.array(a), np.stack(c), np.stack(i), np.array(g)
+
+
+def _take(a, rows):
+    return None if a is None else _safe_indexing(a, rows)
+
+
+def _mean_task_mse(est, X, y, tasks, sw):
+    pred = est.predict(X, tasks=tasks)
+    return task_average(mean_squared_error, y, pred, tasks=tasks, sample_weight=sw)
+
+
+def _mean_task_accuracy(est, X, y, tasks, sw):
+    pred = est.predict(X, tasks=tasks)
+    return task_average(accuracy_score, y, pred, tasks=tasks, sample_weight=sw)
+
+
+def _fold_path(base, metric, X, y, tasks, sw, penalty, alphas, train, test):
+    """Validation scores along the path fitted on one fold's training rows."""
+    est = clone(base)
+    scores = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for _ in _iter_path(est, _take(X, train), _take(y, train), _take(tasks, train),
+                            _take(sw, train), penalty, alphas, None, None):
+            scores.append(metric(est, _take(X, test), _take(y, test),
+                                 _take(tasks, test), _take(sw, test)))
+    return np.array(scores)
+
+
+class _CVMixin:
+    """Cross-validation along the path; shared by the two CV estimators."""
+
+    _cv_constraints = {
+        "penalty": [StrOptions(set(PENALTIES)), Penalty, list, tuple],
+        "alphas": ["array-like", None],
+        "n_alphas": [Interval(numbers.Integral, 1, None, closed="left")],
+        "eps": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "cv": ["cv_object"],
+        "n_jobs": [numbers.Integral, None],
+    }
+
+    def _base(self):
+        params = {k: v for k, v in self.get_params(deep=False).items()
+                  if k in self._base_class()._get_param_names()}
+        return self._base_class()(**params)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, tasks=None, sample_weight=None):
+        """Choose alpha and the penalty by cross-validation, then refit on all data.
+
+        Parameters are those of the base estimator's ``fit``.
+
+        Returns
+        -------
+        self : object
+        """
+        penalties = list(self.penalty) if isinstance(self.penalty, (list, tuple)) \
+            else [self.penalty]
+        base = self._base()
+        if y is None:
+            raise ValueError(
+                "This estimator requires y to be passed, but the target y is None.")
+        Xa = check_array(X, accept_sparse="csr", dtype=np.float64)
+        ya = check_array(y, ensure_2d=False, dtype=None, ensure_all_finite=False)
+        ta = None if tasks is None else np.asarray(tasks)
+        sw = None if sample_weight is None else np.asarray(sample_weight)
+        grids = []
+        for pen in penalties:
+            if self.alphas is not None:
+                grids.append(np.sort(np.asarray(self.alphas, dtype=float))[::-1])
+            else:
+                top = alpha_max(clone(base)._prepare(Xa, ya, ta, sw, pen))
+                grids.append(np.geomspace(top, top * self.eps, self.n_alphas))
+        splits = self._splits(Xa, ya, ta)
+        jobs = [(k, train, test) for k in range(len(penalties)) for train, test in splits]
+        results = Parallel(n_jobs=self.n_jobs)(
+            delayed(_fold_path)(base, self._metric, Xa, ya, ta, sw, penalties[k],
+                                grids[k], train, test)
+            for k, train, test in jobs
+        )
+        path = np.array(results).reshape(len(penalties), len(splits), -1)
+        path = path.transpose(0, 2, 1)  # (n_penalties, n_alphas, n_folds)
+        mean = path.mean(axis=2)
+        k, j = np.unravel_index(
+            np.argmin(mean) if self._lower_is_better else np.argmax(mean), mean.shape)
+        self.penalty_, self.alpha_ = penalties[k], float(grids[k][j])
+        squeeze = len(penalties) == 1
+        self.alphas_ = grids[0] if squeeze else np.array(grids)
+        setattr(self, self._path_name, path[0] if squeeze else path)
+        problem = self._prepare(X, y, tasks, sample_weight, self.penalty_)
+        V, b = problem.start()
+        self._store(problem, *problem.solve(self.alpha_, V, b, **self._solver_params()))
+        return self
+
+
+    def _splits(self, X, y, tasks):
+        """The folds: ``cv`` as given, or stratified by task (and class)."""
+        if self.cv is not None and not isinstance(self.cv, numbers.Integral):
+            return list(check_cv(self.cv).split(X, y))
+        n_splits = 5 if self.cv is None else self.cv
+        if self._classifier and y.ndim == 1:  # every class of every task in every fold
+            _, key = np.unique(y, return_inverse=True)
+            if tasks is not None:
+                _, task_codes = np.unique(tasks, return_inverse=True)
+                key = task_codes * (key.max() + 1) + key
+            return list(StratifiedKFold(n_splits).split(X, key))
+        return list(TaskKFold(n_splits).split(X, y, tasks=tasks))
+
+
+def _cv_doc(base_name, path_doc):
+    return f"""{base_name} with alpha (and the penalty) chosen by cross-validation.
+
+    The path of ``n_alphas`` values from ``alpha_max`` down is fitted with warm
+    starts on every fold; the alpha with the best mean validation score is refitted
+    on all the data.  Give ``penalty`` a list (e.g. ``[Dirty(l1_ratio=r) for r in
+    (0.2, 0.5, 0.8)]``) to choose the penalty's own parameter too.
+
+    Parameters
+    ----------
+    penalty : str, Penalty or list of them, default="l21"
+    alphas : array-like, default=None
+        Grid of alphas; by default ``n_alphas`` values from ``alpha_max`` to
+        ``eps * alpha_max``, computed on all the data.
+    n_alphas : int, default=100
+    eps : float, default=1e-3
+    cv : int, cross-validation generator or iterable, default=None
+        ``None`` or an int: that many folds (5 by default) stratified by task, as
+        :class:`~skmtl.model_selection.TaskKFold` does (and, for the classifier, by
+        class within each task), so every task is in every training fold.
+    n_jobs : int, default=None
+        Folds (and penalties) fitted in parallel through joblib.
+    Other parameters are those of :class:`{base_name}`.
+
+    Attributes
+    ----------
+    alpha_ : float
+    penalty_ : str or Penalty
+    alphas_ : ndarray of shape (n_alphas,) or (n_penalties, n_alphas)
+    {path_doc}
+    coef_, intercept_, tasks_, n_tasks_, n_iter_, dual_gap_
+        Of the model refitted on all data, as in :class:`{base_name}`.
+    """
+
+
+class MultiTaskRegressorCV(_CVMixin, MultiTaskRegressor):
+    __doc__ = _cv_doc("MultiTaskRegressor", """mse_path_ : ndarray of shape (n_alphas, n_folds) or (n_penalties, n_alphas, n_folds)
+        Validation error: the mean over tasks of each task's mean squared error.""") + """
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmtl.linear import MultiTaskRegressorCV
+    >>> rng = np.random.RandomState(0)
+    >>> X, tasks = rng.randn(120, 6), np.repeat([0, 1, 2], 40)
+    >>> y = X[:, 0] - X[:, 1] + 0.1 * rng.randn(120)
+    >>> model = MultiTaskRegressorCV(n_alphas=10, cv=3).fit(X, y, tasks=tasks)
+    >>> model.mse_path_.shape
+    (10, 3)
+    >>> bool(model.score(X, y, tasks=tasks) > 0.95)
+    True
+    """
+
+    _base_class = staticmethod(lambda: MultiTaskRegressor)
+    _lower_is_better = True
+    _path_name = "mse_path_"
+    _parameter_constraints = {
+        **{k: v for k, v in _MultiTaskLinear._parameter_constraints.items()
+           if k not in ("alpha", "warm_start")},
+        **_CVMixin._cv_constraints,
+    }
+
+    def __init__(self, penalty="l21", *, alphas=None, n_alphas=100, eps=1e-3, cv=None,
+                 n_jobs=None, fit_intercept=True, solver="auto", precompute="auto",
+                 max_iter=1000, tol=1e-4, verbose=0):
+        self.penalty = penalty
+        self.alphas = alphas
+        self.n_alphas = n_alphas
+        self.eps = eps
+        self.cv = cv
+        self.n_jobs = n_jobs
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.precompute = precompute
+        self.max_iter = max_iter
+        self.tol = tol
+        self.verbose = verbose
+
+    warm_start = False
+    _metric = staticmethod(_mean_task_mse)
+
+
+class MultiTaskClassifierCV(_CVMixin, MultiTaskClassifier):
+    __doc__ = _cv_doc("MultiTaskClassifier", """scores_path_ : ndarray of shape (n_alphas, n_folds) or (n_penalties, n_alphas, n_folds)
+        Validation score: the mean over tasks of each task's accuracy.""") + """
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmtl.linear import MultiTaskClassifierCV
+    >>> rng = np.random.RandomState(0)
+    >>> X, tasks = rng.randn(150, 4), np.repeat(["a", "b", "c"], 50)
+    >>> y = (X[:, 0] > 0).astype(int)
+    >>> clf = MultiTaskClassifierCV(n_alphas=5, cv=3).fit(X, y, tasks=tasks)
+    >>> clf.scores_path_.shape
+    (5, 3)
+    """
+
+    _base_class = staticmethod(lambda: MultiTaskClassifier)
+    _lower_is_better = False
+    _path_name = "scores_path_"
+    _parameter_constraints = {
+        **{k: v for k, v in MultiTaskClassifier._parameter_constraints.items()
+           if k not in ("alpha", "warm_start")},
+        **_CVMixin._cv_constraints,
+    }
+
+    def __init__(self, penalty="l21", *, loss="logistic", alphas=None, n_alphas=100,
+                 eps=1e-3, cv=None, n_jobs=None, fit_intercept=True, solver="auto",
+                 precompute="auto", max_iter=1000, tol=1e-4, verbose=0):
+        self.penalty = penalty
+        self.loss = loss
+        self.alphas = alphas
+        self.n_alphas = n_alphas
+        self.eps = eps
+        self.cv = cv
+        self.n_jobs = n_jobs
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.precompute = precompute
+        self.max_iter = max_iter
+        self.tol = tol
+        self.verbose = verbose
+
+    warm_start = False
+    _metric = staticmethod(_mean_task_accuracy)
