@@ -38,6 +38,7 @@ class DesignFit:
         self.blocks, self.loss = blocks, loss
         self.shape = (n_features, n_outputs)
         self.fit_intercept = fit_intercept
+        self.constant_curvature = isinstance(loss, Squared)
         sizes = [blk.Y.size for blk in blocks]
         self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
 
@@ -126,6 +127,8 @@ class GramFit:
     ``sum_t 1/2 yy_t - c_t . w_t + 1/2 w_t^T G_t w_t``: one iteration costs
     ``O(p^2 T)`` whatever the number of rows.
     """
+
+    constant_curvature = True
 
     def __init__(self, blocks, n_features, n_outputs, fit_intercept=True):
         p, m = n_features, n_outputs

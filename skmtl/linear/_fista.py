@@ -32,6 +32,8 @@ def duality_gap(datafit, penalty, alpha, V, b, state):
         + datafit.conjugate(W, b, state, s)
         + penalty_conjugate
     )
+    if gb is not None:  # the conjugate of u -> F(u + b) is F*(U) - <U, b>
+        gap -= np.vdot(b, gb) / s
     return max(gap, 0.0), (0.0 if gb is None else float(np.vdot(gb, gb)))
 
 
@@ -56,16 +58,18 @@ def fista(datafit, penalty, alpha, V, b, *, max_iter=1000, tol=1e-4, verbose=0,
     coef = penalty.coef
     use_gap = penalty.has_dual and alpha > 0
     L = L0 = datafit.lipschitz() * penalty.lipschitz_factor
+    shrink = not datafit.constant_curvature  # quadratic: L0 is already the curvature
     scale = datafit.tol_scale()
     x, bx = V, b
     Zx = datafit.forward(coef(x), bx)
     y, by, Zy = x, bx, Zx
     fy = datafit.value(coef(y), by, Zy)
-    t, gap, converged = 1.0, np.nan, False
+    t, gap, converged, calm_until = 1.0, np.nan, False, 0
     for it in range(1, max_iter + 1):
         GW, gb = datafit.gradient(coef(y), by, Zy)
         Gy = penalty.var_gradient(GW)
-        L = max(0.9 * L, 1e-3 * L0)  # let the step grow back where the curvature is low
+        if shrink and it > calm_until:  # let the step grow where the curvature is low
+            L = max(0.9 * L, 1e-3 * L0)
         while True:
             xn = penalty.prox(y - Gy / L, alpha / L)
             bn = None if by is None else by - gb / L
@@ -77,6 +81,7 @@ def fista(datafit, penalty, alpha, V, b, *, max_iter=1000, tol=1e-4, verbose=0,
             if fn <= fy + _dot(Gy, d, gb, db) + 0.5 * L * step2 + slack or L > 1e12 * L0:
                 break
             L *= 2.0
+            calm_until = it + 10  # after a backtrack, hold L for a while
         # adaptive restart when the momentum points uphill
         if _dot(y - xn, xn - x, None if bn is None else by - bn,
                 None if bn is None else bn - bx) > 0:
