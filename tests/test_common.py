@@ -20,9 +20,9 @@ ESTIMATORS = [
     MultiTaskClassifier(alpha=0.01),
     MultiTaskClassifier(penalty="l2", alpha=0.01, loss="squared_hinge"),
     MultiTaskClassifier(penalty="cluster", alpha=0.01),
-    MultiTaskRegressorCV(n_alphas=4, cv=2),
-    MultiTaskRegressorCV(penalty=[Dirty(l1_ratio=0.3), "trace"], n_alphas=3, cv=2),
-    MultiTaskClassifierCV(n_alphas=3, cv=2),
+    MultiTaskRegressorCV(alphas=4, cv=2),
+    MultiTaskRegressorCV(penalty=[Dirty(l1_ratio=0.3), "trace"], alphas=3, cv=2),
+    MultiTaskClassifierCV(alphas=3, cv=2),
 ]
 
 

@@ -50,12 +50,18 @@ def alpha_max(problem):
     return max(penalty.dual_norm(GW), np.finfo(float).tiny)
 
 
-def _iter_path(est, X, y, tasks, sample_weight, penalty, alphas, n_alphas, eps):
+def _grid(problem, alphas, eps):
+    """``alphas`` itself (sorted decreasing), or that many from ``alpha_max`` down."""
+    if isinstance(alphas, numbers.Integral):
+        top = alpha_max(problem)
+        return np.geomspace(top, top * eps, alphas)
+    return np.sort(np.asarray(alphas, dtype=np.float64))[::-1]
+
+
+def _iter_path(est, X, y, tasks, sample_weight, penalty, alphas, eps=None):
     """Fit ``est`` along the path; yields each alpha with ``est`` fitted at it."""
     problem = est._prepare(X, y, tasks, sample_weight, penalty)
-    if alphas is None:
-        top = alpha_max(problem)
-        alphas = np.geomspace(top, top * eps, n_alphas)
+    alphas = _grid(problem, alphas, eps)
     V, b = problem.start()
     for k, alpha in enumerate(alphas):
         V, intercept, gap, n_iter, converged = problem.solve(
@@ -68,8 +74,8 @@ def _iter_path(est, X, y, tasks, sample_weight, penalty, alphas, n_alphas, eps):
         yield alpha
 
 
-def multitask_path(estimator, X, y, *, tasks=None, sample_weight=None, alphas=None,
-                   n_alphas=100, eps=1e-3):
+def multitask_path(estimator, X, y, *, tasks=None, sample_weight=None, alphas=100,
+                   eps=1e-3):
     """Solutions of a multi-task linear model along a decreasing grid of alpha.
 
     Each solve is warm-started from the previous one, as in ``lasso_path``.
@@ -80,10 +86,9 @@ def multitask_path(estimator, X, y, *, tasks=None, sample_weight=None, alphas=No
         Gives the penalty, loss and solver settings (it is cloned, not fitted).
     X, y, tasks, sample_weight
         As in the estimator's ``fit``.
-    alphas : array-like, default=None
-        The grid; by default ``n_alphas`` values from ``alpha_max`` down to
-        ``eps * alpha_max`` on a log scale.
-    n_alphas : int, default=100
+    alphas : int or array-like, default=100
+        The grid, or its size: that many values from ``alpha_max`` down to
+        ``eps * alpha_max`` on a log scale (as in scikit-learn 1.9's ``lasso_path``).
     eps : float, default=1e-3
 
     Returns
@@ -101,14 +106,13 @@ def multitask_path(estimator, X, y, *, tasks=None, sample_weight=None, alphas=No
     >>> rng = np.random.RandomState(0)
     >>> X = rng.randn(50, 4)
     >>> Y = X[:, :2] @ rng.randn(2, 3)
-    >>> alphas, coefs, _, _ = multitask_path(MultiTaskRegressor(), X, Y, n_alphas=5)
+    >>> alphas, coefs, _, _ = multitask_path(MultiTaskRegressor(), X, Y, alphas=5)
     >>> coefs.shape, bool(np.all(coefs[0] == 0)), bool(np.any(coefs[-1] != 0))
     ((5, 3, 4), True, True)
     """
     est = clone(estimator)
     out = []
-    for alpha in _iter_path(est, X, y, tasks, sample_weight, est.penalty, alphas,
-                            n_alphas, eps):
+    for alpha in _iter_path(est, X, y, tasks, sample_weight, est.penalty, alphas, eps):
         out.append((alpha, est.coef_.copy(), est.intercept_.copy(), est.dual_gap_))
     a, c, i, g = zip(*out)
     return np.array(a), np.stack(c), np.stack(i), np.array(g)
@@ -135,7 +139,7 @@ def _fold_path(base, metric, X, y, tasks, sw, penalty, alphas, train, test):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         for _ in _iter_path(est, _take(X, train), _take(y, train), _take(tasks, train),
-                            _take(sw, train), penalty, alphas, None, None):
+                            _take(sw, train), penalty, alphas):
             scores.append(metric(est, _take(X, test), _take(y, test),
                                  _take(tasks, test), _take(sw, test)))
     return np.array(scores)
@@ -146,8 +150,7 @@ class _CVMixin:
 
     _cv_constraints = {
         "penalty": [StrOptions(set(PENALTIES)), Penalty, list, tuple],
-        "alphas": ["array-like", None],
-        "n_alphas": [Interval(numbers.Integral, 1, None, closed="left")],
+        "alphas": [Interval(numbers.Integral, 1, None, closed="left"), "array-like"],
         "eps": [Interval(numbers.Real, 0, 1, closed="neither")],
         "cv": ["cv_object"],
         "n_jobs": [numbers.Integral, None],
@@ -178,13 +181,8 @@ class _CVMixin:
         ya = check_array(y, ensure_2d=False, dtype=None, ensure_all_finite=False)
         ta = None if tasks is None else np.asarray(tasks)
         sw = None if sample_weight is None else np.asarray(sample_weight)
-        grids = []
-        for pen in penalties:
-            if self.alphas is not None:
-                grids.append(np.sort(np.asarray(self.alphas, dtype=float))[::-1])
-            else:
-                top = alpha_max(clone(base)._prepare(Xa, ya, ta, sw, pen))
-                grids.append(np.geomspace(top, top * self.eps, self.n_alphas))
+        grids = [_grid(clone(base)._prepare(Xa, ya, ta, sw, pen), self.alphas, self.eps)
+                 for pen in penalties]
         splits = self._splits(Xa, ya, ta)
         jobs = [(k, train, test) for k in range(len(penalties)) for train, test in splits]
         results = Parallel(n_jobs=self.n_jobs)(
@@ -224,7 +222,7 @@ class _CVMixin:
 def _cv_doc(base_name, path_doc):
     return f"""{base_name} with alpha (and the penalty) chosen by cross-validation.
 
-    The path of ``n_alphas`` values from ``alpha_max`` down is fitted with warm
+    The path of ``alphas`` values from ``alpha_max`` down is fitted with warm
     starts on every fold; the alpha with the best mean validation score is refitted
     on all the data.  Give ``penalty`` a list (e.g. ``[Dirty(l1_ratio=r) for r in
     (0.2, 0.5, 0.8)]``) to choose the penalty's own parameter too.
@@ -232,10 +230,10 @@ def _cv_doc(base_name, path_doc):
     Parameters
     ----------
     penalty : str, Penalty or list of them, default="l21"
-    alphas : array-like, default=None
-        Grid of alphas; by default ``n_alphas`` values from ``alpha_max`` to
-        ``eps * alpha_max``, computed on all the data.
-    n_alphas : int, default=100
+    alphas : int or array-like, default=100
+        Grid of alphas, or its size: that many values from ``alpha_max`` to
+        ``eps * alpha_max``, computed on all the data (scikit-learn 1.9's
+        convention).
     eps : float, default=1e-3
     cv : int, cross-validation generator or iterable, default=None
         ``None`` or an int: that many folds (5 by default) stratified by task, as
@@ -266,7 +264,7 @@ class MultiTaskRegressorCV(_CVMixin, MultiTaskRegressor):
     >>> rng = np.random.RandomState(0)
     >>> X, tasks = rng.randn(120, 6), np.repeat([0, 1, 2], 40)
     >>> y = X[:, 0] - X[:, 1] + 0.1 * rng.randn(120)
-    >>> model = MultiTaskRegressorCV(n_alphas=10, cv=3).fit(X, y, tasks=tasks)
+    >>> model = MultiTaskRegressorCV(alphas=10, cv=3).fit(X, y, tasks=tasks)
     >>> model.mse_path_.shape
     (10, 3)
     >>> bool(model.score(X, y, tasks=tasks) > 0.95)
@@ -282,12 +280,11 @@ class MultiTaskRegressorCV(_CVMixin, MultiTaskRegressor):
         **_CVMixin._cv_constraints,
     }
 
-    def __init__(self, penalty="l21", *, alphas=None, n_alphas=100, eps=1e-3, cv=None,
-                 n_jobs=None, fit_intercept=True, solver="auto", precompute="auto",
-                 max_iter=1000, tol=1e-4, verbose=0):
+    def __init__(self, penalty="l21", *, alphas=100, eps=1e-3, cv=None, n_jobs=None,
+                 fit_intercept=True, solver="auto", precompute="auto", max_iter=1000,
+                 tol=1e-4, verbose=0):
         self.penalty = penalty
         self.alphas = alphas
-        self.n_alphas = n_alphas
         self.eps = eps
         self.cv = cv
         self.n_jobs = n_jobs
@@ -312,7 +309,7 @@ class MultiTaskClassifierCV(_CVMixin, MultiTaskClassifier):
     >>> rng = np.random.RandomState(0)
     >>> X, tasks = rng.randn(150, 4), np.repeat(["a", "b", "c"], 50)
     >>> y = (X[:, 0] > 0).astype(int)
-    >>> clf = MultiTaskClassifierCV(n_alphas=5, cv=3).fit(X, y, tasks=tasks)
+    >>> clf = MultiTaskClassifierCV(alphas=5, cv=3).fit(X, y, tasks=tasks)
     >>> clf.scores_path_.shape
     (5, 3)
     """
@@ -326,13 +323,12 @@ class MultiTaskClassifierCV(_CVMixin, MultiTaskClassifier):
         **_CVMixin._cv_constraints,
     }
 
-    def __init__(self, penalty="l21", *, loss="logistic", alphas=None, n_alphas=100,
-                 eps=1e-3, cv=None, n_jobs=None, fit_intercept=True, solver="auto",
-                 precompute="auto", max_iter=1000, tol=1e-4, verbose=0):
+    def __init__(self, penalty="l21", *, loss="logistic", alphas=100, eps=1e-3, cv=None,
+                 n_jobs=None, fit_intercept=True, solver="auto", precompute="auto",
+                 max_iter=1000, tol=1e-4, verbose=0):
         self.penalty = penalty
         self.loss = loss
         self.alphas = alphas
-        self.n_alphas = n_alphas
         self.eps = eps
         self.cv = cv
         self.n_jobs = n_jobs

@@ -1,0 +1,103 @@
+"""Regularization paths and the cross-validated estimators."""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import MultiTaskLassoCV, lasso_path
+from sklearn.model_selection import KFold
+
+from skmtl import MultiTaskClassifier, MultiTaskClassifierCV, MultiTaskRegressor
+from skmtl import MultiTaskRegressorCV
+from skmtl.linear import Dirty, multitask_path
+from skmtl.linear._path import alpha_max
+
+
+def _problem(seed=0, n=90, p=8, T=3):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, p)
+    W = np.zeros((p, T))
+    W[:3] = rng.randn(3, T)
+    return X, X @ W + 0.3 * rng.randn(n, T)
+
+
+@pytest.mark.parametrize("penalty", ["l21", "l1", "trace", "dirty"])
+def test_alpha_max_is_the_first_all_zero_solution(penalty):
+    X, Y = _problem()
+    est = MultiTaskRegressor(penalty=penalty, tol=1e-10, max_iter=5000)
+    top = alpha_max(est._prepare(X, Y, None, None, penalty))
+    assert np.all(est.set_params(alpha=top * 1.001).fit(X, Y).coef_ == 0)
+    assert np.any(est.set_params(alpha=top * 0.95).fit(X, Y).coef_ != 0)
+
+
+def test_alpha_max_of_the_logistic_loss():
+    X, Y = _problem()
+    y = (Y[:, 0] > 0).astype(int)
+    tasks = np.repeat([0, 1, 2], 30)
+    est = MultiTaskClassifier(penalty="l21", tol=1e-10, max_iter=5000)
+    top = alpha_max(est._prepare(X, y, tasks, None, "l21"))
+    assert np.all(est.set_params(alpha=top * 1.001).fit(X, y, tasks=tasks).coef_ == 0)
+    assert np.any(est.set_params(alpha=top * 0.95).fit(X, y, tasks=tasks).coef_ != 0)
+
+
+def test_single_task_l1_path_is_sklearns_lasso_path():
+    X, Y = _problem()
+    alphas, coefs, _, _ = multitask_path(
+        MultiTaskRegressor(penalty="l1", tol=1e-12, max_iter=20000), X, Y[:, 0], alphas=8)
+    Xc, yc = X - X.mean(0), Y[:, 0] - Y[:, 0].mean()
+    ref_alphas, ref_coefs, _ = lasso_path(Xc, yc, alphas=8, tol=1e-12, max_iter=100000)
+    np.testing.assert_allclose(alphas, ref_alphas, rtol=1e-10)
+    np.testing.assert_allclose(coefs[:, 0, :], ref_coefs.T, atol=1e-6)
+
+
+@pytest.mark.parametrize("penalty", ["trace", "mean"])
+def test_warm_started_path_equals_cold_fits(penalty):
+    X, Y = _problem()
+    est = MultiTaskRegressor(penalty=penalty, tol=1e-10, max_iter=20000)
+    alphas, coefs, intercepts, gaps = multitask_path(est, X, Y, alphas=5, eps=1e-2)
+    assert np.all(np.diff(alphas) < 0)
+    for a, c, b in zip(alphas, coefs, intercepts):
+        cold = MultiTaskRegressor(penalty=penalty, alpha=a, tol=1e-10, max_iter=20000)
+        cold.fit(X, Y)
+        np.testing.assert_allclose(c, cold.coef_, atol=1e-5)
+        np.testing.assert_allclose(b, cold.intercept_, atol=1e-5)
+
+
+def test_regressor_cv_matches_sklearns_multitask_lasso_cv():
+    X, Y = _problem(n=120)
+    cv = KFold(4)
+    ours = MultiTaskRegressorCV(alphas=12, cv=cv, tol=1e-10, max_iter=20000).fit(X, Y)
+    ref = MultiTaskLassoCV(alphas=12, cv=cv, tol=1e-10, max_iter=100000).fit(X, Y)
+    np.testing.assert_allclose(ours.alphas_, ref.alphas_, rtol=1e-10)
+    # both average the squared errors over rows and tasks
+    np.testing.assert_allclose(ours.mse_path_, ref.mse_path_, rtol=1e-5)
+    assert ours.alpha_ == pytest.approx(ref.alpha_)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-6)
+
+
+def test_regressor_cv_chooses_among_penalties_in_parallel():
+    X, Y = _problem()
+    grid = [Dirty(l1_ratio=0.2), Dirty(l1_ratio=0.8)]
+    model = MultiTaskRegressorCV(penalty=grid, alphas=6, cv=3, n_jobs=2).fit(X, Y)
+    assert model.mse_path_.shape == (2, 6, 3)
+    assert model.alphas_.shape == (2, 6)
+    k, j = np.unravel_index(np.argmin(model.mse_path_.mean(axis=2)), (2, 6))
+    assert model.penalty_ is grid[k] and model.alpha_ == model.alphas_[k, j]
+    refit = MultiTaskRegressor(penalty=grid[k], alpha=model.alpha_).fit(X, Y)
+    np.testing.assert_allclose(model.coef_, refit.coef_, atol=1e-6)
+
+
+def test_classifier_cv_long_format_keeps_every_class_of_every_task_in_training():
+    rng = np.random.RandomState(0)
+    X = rng.randn(120, 5)
+    tasks = np.repeat(["a", "b", "c"], 40)
+    y = (X[:, 0] + 0.5 * rng.randn(120) > 0).astype(int)
+    clf = MultiTaskClassifierCV(alphas=5, cv=4).fit(X, y, tasks=tasks)
+    assert clf.scores_path_.shape == (5, 4)
+    assert clf.scores_path_.max() > 0.8
+    assert clf.score(X, y, tasks=tasks) > 0.8
+
+
+def test_path_verbose_shows_progress(capsys):
+    X, Y = _problem()
+    multitask_path(MultiTaskRegressor(verbose=1), X, Y, alphas=3)
+    out = capsys.readouterr().out
+    assert "[path] alpha 3/3" in out
