@@ -13,8 +13,8 @@ $(VENV)/.demo: $(BIN)/python pyproject.toml
 	$(PIP) -e ".[demo]"
 	touch $@
 
-$(VENV)/.test: $(BIN)/python pyproject.toml
-	$(PIP) -e ".[test,demo]"
+$(VENV)/.test: $(BIN)/python pyproject.toml ci/constraints.txt
+	$(PIP) -c ci/constraints.txt -e ".[test,demo,torch]"
 	touch $@
 
 demo: $(VENV)/.demo

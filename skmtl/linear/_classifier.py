@@ -9,7 +9,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
 from ..metrics import task_average
-from ._estimators import _SHARED_DOC, _MultiTaskLinear
+from ._estimators import _SHARED_DOC, _MultiTaskLinear, _set_torch_params
 from ._losses import LOSSES
 
 
@@ -85,7 +85,13 @@ class MultiTaskClassifier(ClassifierMixin, _MultiTaskLinear):
 
     def __init__(self, penalty="l21", alpha=1.0, *, loss="logistic", fit_intercept=True,
                  solver="auto", precompute="auto", max_iter=1000, tol=1e-4,
-                 warm_start=False, verbose=0):
+                 warm_start=False, verbose=0, backend="numpy", hidden_layer_sizes=(100,),
+                 activation="relu", dropout=0.0, batch_norm=False,
+                 architecture="shared", n_experts=4, module=None,
+                 loss_weighting="equal", learning_rate=1e-3, weight_decay=1e-4,
+                 batch_size="auto", max_epochs=200, early_stopping=False,
+                 validation_fraction=0.1, n_iter_no_change=10, random_state=None,
+                 device="auto", dtype="float32"):
         self.penalty = penalty
         self.alpha = alpha
         self.loss = loss
@@ -96,6 +102,7 @@ class MultiTaskClassifier(ClassifierMixin, _MultiTaskLinear):
         self.tol = tol
         self.warm_start = warm_start
         self.verbose = verbose
+        _set_torch_params(self, locals())
 
     def _loss(self):
         return LOSSES[self.loss]()

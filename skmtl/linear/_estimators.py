@@ -50,7 +50,50 @@ or Penalty, default="l21"
     warm_start : bool, default=False
         Start from the previous solution when refitting on data of the same shape.
     verbose : int, default=0
-        Print solver progress."""
+        Print solver progress (and, for the torch backend, one line an epoch).
+    backend : {"numpy", "torch"}, default="numpy"
+        ``"numpy"``: the regularized linear model above.  ``"torch"``: a network with
+        a trunk shared by all tasks and one head per task (hard parameter
+        sharing), trained by mini-batch AdamW on the same per-task mean losses;
+        the parameters below apply to it (``penalty`` and ``alpha`` do not).
+    hidden_layer_sizes : tuple of int, default=(100,)
+        Widths of the shared trunk's layers (torch backend).
+    activation : {"relu", "tanh", "logistic", "gelu", "identity"}, default="relu"
+    dropout : float, default=0.0
+    batch_norm : bool, default=False
+    architecture : {"shared", "mmoe"}, default="shared"
+        ``"mmoe"``: Multi-gate Mixture-of-Experts, ``n_experts`` trunks mixed by a
+        gate per task (soft sharing).
+    n_experts : int, default=4
+    module : torch.nn.Module, its class, or None, default=None
+        A custom trunk mapping (batch, n_features) to (batch, width) (images, text
+        embeddings ...); replaces the MLP trunk.
+    loss_weighting : str, default="equal"
+        How the per-task losses make one update: ``"equal"`` (their sum),
+        ``"uncertainty"`` (Kendall et al. 2018), ``"dwa"`` (dynamic weight average,
+        Liu et al. 2019), ``"gradnorm"`` (Chen et al. 2018), or an aggregation of
+        the per-task gradients of the shared parameters: ``"pcgrad"``, ``"mgda"``,
+        ``"cagrad"``, ``"nash_mtl"``, ``"upgrad"`` (from torchjd; CAGrad and
+        Nash-MTL also need cvxpy).
+    learning_rate : float, default=1e-3
+    weight_decay : float, default=1e-4
+        AdamW's decoupled weight decay.
+    batch_size : int or "auto", default="auto"
+        ``min(200, n_samples)`` rows a batch with ``"auto"``.
+    max_epochs : int, default=200
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows and stop when their loss has
+        not improved by ``tol`` for ``n_iter_no_change`` epochs (the best weights
+        are kept); without it, the training loss is monitored.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=10
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights, dropout and the shuffling: the same seed gives the same
+        model on the CPU.
+    device : str, default="auto"
+        ``"auto"`` uses a CUDA GPU when there is one.
+    dtype : {"float32", "float64"}, default="float32"
+"""
 
 
 class Problem:
@@ -86,6 +129,38 @@ class Problem:
         return V, b, gap, n_iter, converged
 
 
+class _Outputs:
+    """All outputs of a network for the rows being predicted (wide format)."""
+
+    def __init__(self, Z):
+        self.Z = Z
+        self.shape = Z.shape
+
+
+def _same_tasks(a, b):
+    (ta, na, ca), (tb, nb, cb) = a, b
+    same = na == nb and (ta is None) == (tb is None)
+    same = same and (ta is None or np.array_equal(ta, tb))
+    if same and ca is not None:
+        same = cb is not None and all(np.array_equal(x, y) for x, y in zip(ca, cb))
+    return bool(same)
+
+
+_TORCH_PARAMS = (
+    "backend", "hidden_layer_sizes", "activation", "dropout", "batch_norm",
+    "architecture", "n_experts", "module", "loss_weighting", "learning_rate",
+    "weight_decay", "batch_size", "max_epochs", "early_stopping",
+    "validation_fraction", "n_iter_no_change", "random_state", "device", "dtype",
+)
+WEIGHTINGS = ("equal", "uncertainty", "dwa", "gradnorm", "pcgrad", "mgda", "cagrad",
+              "nash_mtl", "upgrad")
+
+
+def _set_torch_params(est, params):
+    for name in _TORCH_PARAMS:
+        setattr(est, name, params[name])
+
+
 def _shared_rows(blocks):
     """Whether every output sees the same rows with the same weights."""
     return len(blocks) == 1 and bool(np.all(blocks[0].S == blocks[0].S[:, :1]))
@@ -102,6 +177,25 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
+        "backend": [StrOptions({"numpy", "torch"})],
+        "hidden_layer_sizes": [tuple, list],
+        "activation": [StrOptions({"relu", "tanh", "logistic", "gelu", "identity"})],
+        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "batch_norm": ["boolean"],
+        "architecture": [StrOptions({"shared", "mmoe"})],
+        "n_experts": [Interval(numbers.Integral, 1, None, closed="left")],
+        "module": "no_validation",
+        "loss_weighting": [StrOptions(set(WEIGHTINGS))],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+        "device": [str],
+        "dtype": [StrOptions({"float32", "float64"})],
     }
     _classifier = False
 
@@ -129,28 +223,75 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
+        if self.backend == "torch":
+            return self._fit_network(X, y, tasks, sample_weight, partial=False)
         problem = self._prepare(X, y, tasks, sample_weight, self.penalty)
         V, b = self._initial(problem)
         self._store(problem, *problem.solve(self.alpha, V, b, **self._solver_params()))
         return self
 
+    def partial_fit(self, X, y, tasks=None, sample_weight=None):
+        """One more epoch of training on this data (``backend="torch"`` only).
+
+        The first call initialises the network; later calls need the same tasks
+        (and, for a classifier, the same classes in each task).
+        """
+        if self.backend != "torch":
+            raise ValueError("partial_fit needs backend='torch'.")
+        first = not hasattr(self, "module_")
+        if first:
+            self._validate_params()
+        return self._fit_network(X, y, tasks, sample_weight, partial=not first)
+
+    def _fit_network(self, X, y, tasks, sample_weight, partial):
+        from ..nn._backend import fit_network
+
+        before = (self.tasks_, self.n_tasks_, getattr(self, "_classes", None)) \
+            if partial else None
+        table, targets, _ = self._tables(X, y, tasks, sample_weight, reset=not partial)
+        if partial and not _same_tasks(
+                before, (self.tasks_, self.n_tasks_, getattr(self, "_classes", None))):
+            raise ValueError(
+                "partial_fit got other tasks or classes than the first call; fit again "
+                "to change them.")
+        fit_network(self, table, targets, self._regression_tasks(table), partial=partial)
+        return self
+
+    def _regression_tasks(self, table):
+        return [not self._classifier] * table.n_tasks
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if "module_" in state:  # the weights travel on the CPU
+            import copy
+
+            state["module_"] = copy.deepcopy(state["module_"]).cpu()
+            state.pop("_trainer", None)
+        return state
+
     def _solver_params(self):
         return dict(max_iter=self.max_iter, tol=self.tol, verbose=self.verbose)
 
-    def _prepare(self, X, y, tasks, sample_weight, penalty):
-        """Validate the data, set the task bookkeeping, and build the problem."""
-        X = validate_data(self, X, accept_sparse="csr", dtype=np.float64, reset=True)
+    def _tables(self, X, y, tasks, sample_weight, reset=True):
+        """Validate the data, encode the targets and set the task bookkeeping."""
+        X = validate_data(self, X, accept_sparse="csr", dtype=np.float64, reset=reset)
         table = split_tasks(X, y, tasks, sample_weight, classifier=self._classifier)
         targets, out_groups = self._encode_targets(table)
-        loss = self._loss()
-        blocks, out_task = make_blocks(table, targets, segmented=loss.name == "logistic")
-        penalty = clone(get_penalty(penalty)).bind(out_task, out_groups)
-        p, m = X.shape[1], out_task.size
+        sizes = [E.shape[1] for E in targets]
         self.tasks_ = table.labels
         self.n_tasks_ = table.n_tasks
         self._squeeze = table.squeeze
-        bounds = np.searchsorted(out_task, np.arange(table.n_tasks + 1))
+        bounds = np.concatenate([[0], np.cumsum(sizes)])
         self._out_slices = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        return table, targets, out_groups
+
+    def _prepare(self, X, y, tasks, sample_weight, penalty):
+        """Validate the data, set the task bookkeeping, and build the problem."""
+        table, targets, out_groups = self._tables(X, y, tasks, sample_weight)
+        loss = self._loss()
+        blocks, out_task = make_blocks(table, targets, segmented=loss.name == "logistic")
+        penalty = clone(get_penalty(penalty)).bind(out_task, out_groups)
+        p, m = table.X.shape[1], out_task.size
 
         # coordinate descent shines with one shared Gram matrix (sklearn's case);
         # with per-task Grams of varied curvature, FISTA is faster
@@ -209,14 +350,25 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
         return V, b
 
     def _decision(self, X, t, rows):
-        Xt = X if rows is None else take_rows(X, rows)
         s = self._out_slices[t]
+        if isinstance(X, _Outputs):  # the network's outputs, computed once
+            return X.Z[:, s] if rows is None else X.Z[rows, s]
+        Xt = X if rows is None else take_rows(X, rows)
+        if self.backend == "torch":
+            from ..nn._backend import network_outputs
+
+            return network_outputs(self, Xt)[:, s]
         return np.asarray(Xt @ self.coef_[s].T) + self.intercept_[s]
 
     def _validate_predict(self, X, tasks):
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse="csr", dtype=np.float64, reset=False)
-        return X, self._task_codes(tasks, X.shape[0])
+        codes = self._task_codes(tasks, X.shape[0])
+        if self.backend == "torch" and codes is None:
+            from ..nn._backend import network_outputs
+
+            return _Outputs(network_outputs(self, X)), codes
+        return X, codes
 
 
 class MultiTaskRegressor(RegressorMixin, _MultiTaskLinear):
@@ -291,7 +443,13 @@ class MultiTaskRegressor(RegressorMixin, _MultiTaskLinear):
 
     def __init__(self, penalty="l21", alpha=1.0, *, fit_intercept=True, solver="auto",
                  precompute="auto", max_iter=1000, tol=1e-4, warm_start=False,
-                 verbose=0):
+                 verbose=0, backend="numpy", hidden_layer_sizes=(100,),
+                 activation="relu", dropout=0.0, batch_norm=False,
+                 architecture="shared", n_experts=4, module=None,
+                 loss_weighting="equal", learning_rate=1e-3, weight_decay=1e-4,
+                 batch_size="auto", max_epochs=200, early_stopping=False,
+                 validation_fraction=0.1, n_iter_no_change=10, random_state=None,
+                 device="auto", dtype="float32"):
         self.penalty = penalty
         self.alpha = alpha
         self.fit_intercept = fit_intercept
@@ -301,6 +459,7 @@ class MultiTaskRegressor(RegressorMixin, _MultiTaskLinear):
         self.tol = tol
         self.warm_start = warm_start
         self.verbose = verbose
+        _set_torch_params(self, locals())
 
     def _encode_targets(self, table):
         return [y[:, None] for y in table.y], np.zeros(table.n_tasks, dtype=int)

@@ -1,0 +1,140 @@
+"""The torch backend behind MultiTaskRegressor / MultiTaskClassifier(backend="torch").
+
+The estimators validate the data and encode the targets exactly as for the numpy
+backend; this module builds the network, trains it with :class:`Trainer` and
+predicts in batches.
+"""
+
+import copy
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._data import BINARY, MULTICLASS, REGRESSION, TaskLayout, make_pairs
+from ._modules import MMoE, SharedBottom, mlp, output_size
+from ._training import Trainer
+from ._weighting import make_weighting
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def resolve_device(device):
+    """``"auto"``: the GPU when there is one, else the CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} but no CUDA GPU is available here; use device='auto' "
+            "or device='cpu'."
+        )
+    return dev
+
+
+def _trunk(est, n_features):
+    if est.module is None:
+        return mlp(n_features, est.hidden_layer_sizes, est.activation, est.dropout,
+                   est.batch_norm)
+    trunk = est.module() if isinstance(est.module, type) else copy.deepcopy(est.module)
+    if not isinstance(trunk, nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module or its class, got {trunk!r}.")
+    try:
+        return trunk, output_size(trunk, n_features)
+    except RuntimeError as exc:
+        raise ValueError(
+            f"The custom trunk does not fit the data's {n_features} features: {exc}"
+        ) from exc
+
+
+def build_network(est, n_features, out_task, n_tasks):
+    if est.architecture == "mmoe":
+        experts = [_trunk(est, n_features) for _ in range(est.n_experts)]
+        return MMoE([e for e, _ in experts], experts[0][1], n_features, out_task, n_tasks)
+    trunk, width = _trunk(est, n_features)
+    return SharedBottom(trunk, width, len(out_task))
+
+
+def task_layout(targets, kinds):
+    n_out = np.array([E.shape[1] for E in targets])
+    start = np.concatenate([[0], np.cumsum(n_out)[:-1]])
+    return TaskLayout(torch.as_tensor(start), torch.as_tensor(n_out), torch.as_tensor(kinds))
+
+
+def _codes_and_kinds(targets, regression):
+    codes, kinds = [], []
+    for E, is_reg in zip(targets, regression):
+        if is_reg:
+            codes.append(E[:, 0])
+            kinds.append(REGRESSION)
+        elif E.shape[1] == 1:
+            codes.append(E[:, 0])
+            kinds.append(BINARY)
+        else:
+            codes.append(E.argmax(axis=1))
+            kinds.append(MULTICLASS)
+    return codes, kinds
+
+
+def fit_network(est, table, targets, regression, *, partial=False):
+    """Train (or continue training) ``est.module_`` on the encoded targets."""
+    if getattr(est, "loss", "logistic") != "logistic":
+        raise ValueError("backend='torch' supports loss='logistic' only.")
+    codes, kinds = _codes_and_kinds(targets, regression)
+    out_task = np.repeat(np.arange(len(targets)), [E.shape[1] for E in targets])
+    device = resolve_device(est.device)
+    dtype = DTYPES[est.dtype]
+    X = table.X
+    if hasattr(X, "toarray"):
+        X = X.toarray()  # mini-batches of dense rows
+    X = np.asarray(X, dtype=np.float32 if dtype == torch.float32 else np.float64)
+    seed = np.random.RandomState(est.random_state).randint(np.iinfo(np.int32).max)
+    rng = np.random.RandomState(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        resume = (partial or est.warm_start) and getattr(est, "_trainer", None) is not None
+        if not resume:
+            net = build_network(est, X.shape[1], out_task, table.n_tasks)
+            net = net.to(device=device, dtype=dtype)
+            weighting = make_weighting(est.loss_weighting, table.n_tasks).to(device)
+            shared = net.experts.parameters() if isinstance(net, MMoE) \
+                else net.trunk.parameters()
+            est._trainer = Trainer(net, weighting, shared, lr=est.learning_rate,
+                                   weight_decay=est.weight_decay, device=device,
+                                   dtype=dtype)
+        trainer = est._trainer
+        pairs = make_pairs(table, codes)
+        val_rows = None
+        if est.early_stopping and not partial:
+            n_val = max(1, int(round(est.validation_fraction * X.shape[0])))
+            val_rows = np.sort(rng.permutation(X.shape[0])[:n_val])
+        batch = min(est.batch_size, X.shape[0]) if est.batch_size != "auto" \
+            else min(200, X.shape[0])
+        names = list(table.labels) if table.labels is not None else None
+        trainer.run(X, pairs, task_layout(targets, kinds).to(device), table.n_tasks,
+                    max_epochs=1 if partial else est.max_epochs, batch_size=batch, rng=rng,
+                    val_rows=val_rows, n_iter_no_change=est.n_iter_no_change,
+                    tol=est.tol, verbose=est.verbose, task_names=names)
+    est.module_ = trainer.net
+    est.loss_curve_ = list(trainer.loss_curve)
+    est.task_loss_curve_ = np.array(trainer.task_loss_curve)
+    est.validation_scores_ = list(trainer.validation_scores) if est.early_stopping else None
+    est.n_iter_ = trainer.epochs
+    est.device_ = device
+    return est
+
+
+def network_outputs(est, X, batch_size=4096):
+    """All task outputs for the rows of ``X``, computed in batches: (n, n_outputs)."""
+    net = est.module_
+    param = next(net.parameters())
+    if hasattr(X, "toarray"):
+        X = X.toarray()
+    out = []
+    net.eval()
+    with torch.no_grad():
+        for start in range(0, X.shape[0], batch_size):
+            xb = torch.as_tensor(np.asarray(X[start : start + batch_size]),
+                                 dtype=param.dtype, device=param.device)
+            out.append(net(xb)[1].double().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, 0))

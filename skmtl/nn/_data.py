@@ -1,0 +1,94 @@
+"""Training pairs (row, task, target, weight) and the per-task losses of a batch.
+
+Both task formats become pairs sorted by row: the long format has one pair a row,
+the wide format one per present label.  A batch of rows takes its pairs with
+:func:`batch_pairs`; :func:`task_losses` turns the network outputs into one
+weighted mean loss per task (squared error, binary or multinomial cross-entropy,
+whatever each task is), so tasks of different types train together.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+REGRESSION, BINARY, MULTICLASS = 0, 1, 2
+
+
+@dataclass
+class Pairs:
+    ptr: np.ndarray  # (n_rows + 1,) offsets of each row's pairs
+    task: np.ndarray  # (n_pairs,) task index
+    target: np.ndarray  # (n_pairs,) value (regression) or class code
+    weight: np.ndarray  # (n_pairs,) sample weight
+
+
+@dataclass
+class TaskLayout:
+    out_start: torch.Tensor  # (T,) first output column of each task
+    n_out: torch.Tensor  # (T,) outputs of each task (1 for regression and binary)
+    kind: torch.Tensor  # (T,) REGRESSION, BINARY or MULTICLASS
+
+    def to(self, device):
+        return TaskLayout(*(v.to(device) for v in (self.out_start, self.n_out, self.kind)))
+
+
+def make_pairs(table, codes):
+    """Pairs from a TaskTable and per-task target codes (values or class codes)."""
+    n = table.X.shape[0]
+    rows, tasks, targets, weights = [], [], [], []
+    for t, (sel, code, w) in enumerate(zip(table.rows, codes, table.weights)):
+        r = np.arange(n)[sel]
+        rows.append(r)
+        tasks.append(np.full(r.size, t))
+        targets.append(code)
+        weights.append(w * r.size)  # mean 1 within a task
+    rows, tasks = np.concatenate(rows), np.concatenate(tasks)
+    order = np.argsort(rows, kind="stable")
+    ptr = np.searchsorted(rows[order], np.arange(n + 1))
+    return Pairs(ptr, tasks[order], np.concatenate(targets)[order].astype(np.float32),
+                 np.concatenate(weights)[order].astype(np.float32))
+
+
+def batch_pairs(pairs, rows):
+    """Pairs of the batch ``rows``: (position in the batch, task, target, weight)."""
+    starts, counts = pairs.ptr[rows], pairs.ptr[rows + 1] - pairs.ptr[rows]
+    local = np.repeat(np.arange(rows.size), counts)
+    offsets = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+    return local, pairs.task[offsets], pairs.target[offsets], pairs.weight[offsets]
+
+
+def pair_losses(Z, local, task, target, layout):
+    """Loss of each pair from the outputs ``Z`` of the batch."""
+    kind = layout.kind[task]
+    start = layout.out_start[task]
+    loss = torch.zeros(task.shape[0], dtype=Z.dtype, device=Z.device)
+    single = kind != MULTICLASS
+    if single.any():
+        z = Z[local[single], start[single]]
+        y = target[single]
+        reg = kind[single] == REGRESSION
+        loss[single] = torch.where(reg, 0.5 * (z - y) ** 2, F.softplus(z) - y * z)
+    multi = ~single
+    if multi.any():
+        k_max = int(layout.n_out.max())
+        cols = start[multi, None] + torch.arange(k_max, device=Z.device)
+        valid = torch.arange(k_max, device=Z.device) < layout.n_out[task[multi], None]
+        logits = Z[local[multi, None], cols.clamp(max=Z.shape[1] - 1)]
+        logits = logits.masked_fill(~valid, float("-inf"))
+        loss[multi] = F.cross_entropy(logits, target[multi].long(), reduction="none")
+    return loss
+
+
+def task_losses(Z, local, task, target, weight, layout, n_tasks):
+    """Weighted mean loss of each task over its pairs in the batch.
+
+    Returns ``(losses, present)``: a (n_tasks,) tensor (zero for absent tasks) and
+    the mask of tasks with at least one pair in the batch.
+    """
+    loss = pair_losses(Z, local, task, target, layout)
+    num = torch.zeros(n_tasks, dtype=Z.dtype, device=Z.device).index_add(0, task, weight * loss)
+    den = torch.zeros(n_tasks, dtype=Z.dtype, device=Z.device).index_add(0, task, weight)
+    present = den > 0
+    return num / den.clamp_min(torch.finfo(Z.dtype).tiny), present

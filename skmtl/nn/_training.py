@@ -1,0 +1,120 @@
+"""The one training loop: mini-batches of rows, per-task losses, a weighting, a step."""
+
+import numpy as np
+import torch
+
+from ._data import batch_pairs, task_losses
+
+
+def _batches(rows, batch_size, rng):
+    rows = rows[rng.permutation(rows.size)] if rng is not None else rows
+    for start in range(0, rows.size, batch_size):
+        yield rows[start : start + batch_size]
+
+
+def _to_device(X, rows, device, dtype):
+    return torch.as_tensor(np.asarray(X[rows]), dtype=dtype, device=device)
+
+
+def evaluate(net, X, pairs, layout, n_tasks, rows, batch_size, device, dtype):
+    """Mean per-task losses over ``rows`` (no gradient), as a numpy array."""
+    num = torch.zeros(n_tasks, dtype=torch.float64, device=device)
+    den = torch.zeros(n_tasks, dtype=torch.float64, device=device)
+    net.eval()
+    with torch.no_grad():
+        for b in _batches(rows, batch_size, None):
+            local, task, target, weight = _pair_tensors(pairs, b, device, dtype)
+            _, Z = net(_to_device(X, b, device, dtype))
+            losses, present = task_losses(Z, local, task, target, weight, layout, n_tasks)
+            w = torch.zeros(n_tasks, dtype=torch.float64, device=device).index_add(
+                0, task, weight.double())
+            num += losses.double() * w
+            den += w
+    return (num / den.clamp_min(1e-300)).cpu().numpy()
+
+
+def _pair_tensors(pairs, rows, device, dtype):
+    local, task, target, weight = batch_pairs(pairs, rows)
+    return (torch.as_tensor(local, device=device), torch.as_tensor(task, device=device),
+            torch.as_tensor(target, dtype=dtype, device=device),
+            torch.as_tensor(weight, dtype=dtype, device=device))
+
+
+class Trainer:
+    """Runs epochs of mini-batch training of ``net`` and keeps the history.
+
+    ``state`` (optimizer, epoch count, curves) persists between calls, which is
+    what ``warm_start`` and ``partial_fit`` continue from.
+    """
+
+    def __init__(self, net, weighting, shared_params, *, lr, weight_decay, device, dtype):
+        self.net, self.weighting, self.shared = net, weighting, list(shared_params)
+        params = list(net.parameters()) + list(weighting.parameters())
+        self.optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+        self.device, self.dtype = device, dtype
+        self.loss_curve, self.task_loss_curve, self.validation_scores = [], [], []
+        self.epochs = 0
+
+    def run(self, X, pairs, layout, n_tasks, *, max_epochs, batch_size, rng,
+            val_rows=None, n_iter_no_change=10, tol=1e-4, verbose=0, task_names=None):
+        train_rows = np.setdiff1d(np.arange(X.shape[0]), val_rows) \
+            if val_rows is not None else np.arange(X.shape[0])
+        best, best_state, stall = np.inf, None, 0
+        for _ in range(max_epochs):
+            self.epochs += 1
+            totals = self._epoch(X, pairs, layout, n_tasks, train_rows, batch_size, rng,
+                                 task_names)
+            self.task_loss_curve.append(totals)
+            self.loss_curve.append(float(totals.sum()))
+            self.weighting.end_epoch()
+            monitored = self.loss_curve[-1]
+            if val_rows is not None:
+                val = evaluate(self.net, X, pairs, layout, n_tasks, val_rows, batch_size,
+                               self.device, self.dtype)
+                monitored = float(val.sum())
+                self.validation_scores.append(-monitored)
+            if verbose:
+                extra = "" if val_rows is None else f"  validation loss {monitored:.5f}"
+                print(f"[skmtl] epoch {self.epochs:4d}  loss {self.loss_curve[-1]:.5f}{extra}",
+                      flush=True)
+            if monitored < best - tol:
+                best, stall = monitored, 0
+                if val_rows is not None:
+                    best_state = {k: v.detach().clone()
+                                  for k, v in self.net.state_dict().items()}
+            else:
+                stall += 1
+                if stall >= n_iter_no_change:
+                    break
+        if best_state is not None:
+            self.net.load_state_dict(best_state)
+        return self
+
+    def _epoch(self, X, pairs, layout, n_tasks, rows, batch_size, rng, task_names):
+        self.net.train()
+        sums = np.zeros(n_tasks)
+        counts = np.zeros(n_tasks)
+        for b in _batches(rows, batch_size, rng):
+            if b.size < 2 and any(isinstance(m, torch.nn.BatchNorm1d)
+                                  for m in self.net.modules()):
+                continue  # batch norm cannot train on a single row
+            local, task, target, weight = _pair_tensors(pairs, b, self.device, self.dtype)
+            if task.numel() == 0:
+                continue
+            features, Z = self.net(_to_device(X, b, self.device, self.dtype))
+            losses, present = task_losses(Z, local, task, target, weight, layout, n_tasks)
+            bad = present & ~torch.isfinite(losses)
+            if bad.any():
+                t = int(torch.nonzero(bad)[0])
+                name = task_names[t] if task_names is not None else t
+                raise ValueError(
+                    f"The loss of task {name!r} became {float(losses[t])} at epoch "
+                    f"{self.epochs}: lower learning_rate, or scale X and y."
+                )
+            self.optimizer.zero_grad(set_to_none=True)
+            self.weighting.backward(losses, present, features, self.shared)
+            self.optimizer.step()
+            p = present.cpu().numpy()
+            sums[p] += losses.detach().cpu().numpy()[p]
+            counts[p] += 1
+        return sums / np.maximum(counts, 1)
