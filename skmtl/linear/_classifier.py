@@ -9,7 +9,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
 from ..metrics import task_average
-from ._estimators import _SHARED_DOC, _MultiTaskLinear, _set_torch_params
+from ._estimators import _SHARED_DOC, _MultiTaskLinear, _is_torch, _set_torch_params
 from ._losses import LOSSES
 
 
@@ -112,6 +112,14 @@ class MultiTaskClassifier(ClassifierMixin, _MultiTaskLinear):
         for t, y in enumerate(table.y):
             check_classification_targets(y)
             classes, codes = np.unique(y, return_inverse=True)
+            given = getattr(self, "_given_classes", None)
+            if given is not None:  # partial_fit(classes=...): the full label set
+                if not np.isin(classes, given).all():
+                    raise ValueError(
+                        f"Task {_task_name(table, t)} has labels "
+                        f"{classes[~np.isin(classes, given)].tolist()} outside classes="
+                        f"{given.tolist()} given to the first partial_fit.")
+                classes, codes = given, np.searchsorted(given, y)
             if classes.size < 2:
                 raise ValueError(
                     f"Task {_task_name(table, t)} has one class ({classes[0]!r}); a "
@@ -198,6 +206,26 @@ class MultiTaskClassifier(ClassifierMixin, _MultiTaskLinear):
                 return np.column_stack([s[:, 1] for s in scores])
             return [s[:, 1] if s.shape[1] == 2 else s for s in scores]
         return scores[:, 1] if scores.shape[1] == 2 else scores
+
+    @available_if(_is_torch)
+    def partial_fit(self, X, y, classes=None, tasks=None, sample_weight=None):
+        """One more epoch of training on this data (``backend="torch"`` only).
+
+        Parameters
+        ----------
+        X, y, tasks, sample_weight
+            As in :meth:`fit`.
+        classes : array-like, default=None
+            All the labels every task can have, needed on the first call when a
+            batch may miss some of them (as in scikit-learn's ``partial_fit``).
+
+        Returns
+        -------
+        self : object
+        """
+        if not hasattr(self, "module_"):
+            self._given_classes = None if classes is None else np.unique(classes)
+        return super().partial_fit(X, y, tasks=tasks, sample_weight=sample_weight)
 
     def _has_proba(self):
         return self.loss == "logistic"

@@ -9,6 +9,7 @@ from sklearn.base import BaseEstimator, RegressorMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._tasks import split_tasks, take_rows
@@ -166,6 +167,10 @@ def _shared_rows(blocks):
     return len(blocks) == 1 and bool(np.all(blocks[0].S == blocks[0].S[:, :1]))
 
 
+def _is_torch(est):
+    return est.backend == "torch"
+
+
 class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
     _parameter_constraints = {
         "penalty": [StrOptions(set(PENALTIES)), Penalty],
@@ -223,6 +228,7 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
+        self.__dict__.pop("_given_classes", None)  # partial_fit's classes= no more
         if self.backend == "torch":
             return self._fit_network(X, y, tasks, sample_weight, partial=False)
         problem = self._prepare(X, y, tasks, sample_weight, self.penalty)
@@ -230,14 +236,17 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
         self._store(problem, *problem.solve(self.alpha, V, b, **self._solver_params()))
         return self
 
+    @available_if(_is_torch)
     def partial_fit(self, X, y, tasks=None, sample_weight=None):
         """One more epoch of training on this data (``backend="torch"`` only).
 
         The first call initialises the network; later calls need the same tasks
         (and, for a classifier, the same classes in each task).
+
+        Returns
+        -------
+        self : object
         """
-        if self.backend != "torch":
-            raise ValueError("partial_fit needs backend='torch'.")
         first = not hasattr(self, "module_")
         if first:
             self._validate_params()

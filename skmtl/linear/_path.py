@@ -148,6 +148,8 @@ def _fold_path(base, metric, X, y, tasks, sw, penalty, alphas, train, test):
 class _CVMixin:
     """Cross-validation along the path; shared by the two CV estimators."""
 
+    backend = "numpy"  # paths are a numpy-backend feature
+
     _cv_constraints = {
         "penalty": [StrOptions(set(PENALTIES)), Penalty, list, tuple],
         "alphas": [Interval(numbers.Integral, 1, None, closed="left"), "array-like"],

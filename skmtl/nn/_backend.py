@@ -134,7 +134,7 @@ def network_outputs(est, X, batch_size=4096):
     net.eval()
     with torch.no_grad():
         for start in range(0, X.shape[0], batch_size):
-            xb = torch.as_tensor(np.asarray(X[start : start + batch_size]),
+            xb = torch.tensor(np.asarray(X[start : start + batch_size]),
                                  dtype=param.dtype, device=param.device)
             out.append(net(xb)[1].double().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 0))

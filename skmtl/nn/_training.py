@@ -13,7 +13,7 @@ def _batches(rows, batch_size, rng):
 
 
 def _to_device(X, rows, device, dtype):
-    return torch.as_tensor(np.asarray(X[rows]), dtype=dtype, device=device)
+    return torch.tensor(np.asarray(X[rows]), dtype=dtype, device=device)
 
 
 def evaluate(net, X, pairs, layout, n_tasks, rows, batch_size, device, dtype):
