@@ -276,11 +276,11 @@ Literature (Zhang & Yang survey, Table I; not the same protocol): single-task
   Ours: independent logistic {100 * stl['auc_mean']:.2f}%, multi-task
   {100 * min(r['auc_mean'] for r in mtl):.2f}-{100 * max(r['auc_mean'] for r in mtl):.2f}%.
 
-Protocol differences: the published numbers come from papers that draw their own
-  random training sets, usually much smaller than half of each field (Xue et al.
-  2007 plot AUC against the number of training objects per field), so their
-  single-task baselines see fewer landmines and lose more.  Here half of every field
-  trains (about 7,400 objects, 3-32 landmines per field); features are
+Protocol differences: the papers collected in the survey draw their own random
+  training sets, of their own sizes (Xue et al. 2007 report AUC as a function of
+  the number of training objects per field); fewer training objects lower every
+  AUC, typically the single-task ones most.  Here half of every field trains
+  (about 7,400 objects, 8-24 landmines per field), features are
   standardized on the training part; one unpenalized intercept per field.""")
     print(f"\ntotal benchmark time {total_seconds:.1f}s")
 

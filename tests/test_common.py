@@ -29,6 +29,8 @@ try:
 except ImportError:  # the torch backend is an optional extra
     pass
 else:
+    from skmtl import MultiTaskEstimator
+
     TORCH = dict(backend="torch", hidden_layer_sizes=(16,), max_epochs=20, random_state=0,
                  learning_rate=1e-2)
     ESTIMATORS += [
@@ -36,12 +38,13 @@ else:
         MultiTaskClassifier(**TORCH),
         MultiTaskClassifier(**TORCH, architecture="mmoe", n_experts=2,
                             loss_weighting="pcgrad"),
+        MultiTaskEstimator(**{k: v for k, v in TORCH.items() if k != "backend"}),
     ]
 
 
 def _expected_failures(estimator):
     failures = {}
-    if estimator.get_params().get("backend") == "torch":
+    if getattr(estimator, "backend", None) == "torch":
         failures.update({
             "check_sample_weight_equivalence_on_dense_data": (
                 "mini-batch training: weighted rows and repeated rows make different "

@@ -250,20 +250,21 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
         first = not hasattr(self, "module_")
         if first:
             self._validate_params()
-        return self._fit_network(X, y, tasks, sample_weight, partial=not first)
+        return self._fit_network(X, y, tasks, sample_weight, partial=True, resume=not first)
 
-    def _fit_network(self, X, y, tasks, sample_weight, partial):
+    def _fit_network(self, X, y, tasks, sample_weight, partial, resume=False):
         from ..nn._backend import fit_network
 
         before = (self.tasks_, self.n_tasks_, getattr(self, "_classes", None)) \
-            if partial else None
-        table, targets, _ = self._tables(X, y, tasks, sample_weight, reset=not partial)
-        if partial and not _same_tasks(
+            if resume else None
+        table, targets, _ = self._tables(X, y, tasks, sample_weight, reset=not resume)
+        if resume and not _same_tasks(
                 before, (self.tasks_, self.n_tasks_, getattr(self, "_classes", None))):
             raise ValueError(
                 "partial_fit got other tasks or classes than the first call; fit again "
                 "to change them.")
-        fit_network(self, table, targets, self._regression_tasks(table), partial=partial)
+        fit_network(self, table, targets, self._regression_tasks(table), partial=partial,
+                     resume=resume or self.warm_start)
         return self
 
     def _regression_tasks(self, table):

@@ -76,8 +76,12 @@ def _codes_and_kinds(targets, regression):
     return codes, kinds
 
 
-def fit_network(est, table, targets, regression, *, partial=False):
-    """Train (or continue training) ``est.module_`` on the encoded targets."""
+def fit_network(est, table, targets, regression, *, partial=False, resume=False):
+    """Train ``est.module_`` on the encoded targets.
+
+    ``partial``: one epoch (``partial_fit``); ``resume``: continue the network and
+    optimizer of the previous call (``warm_start``, later ``partial_fit`` calls).
+    """
     if getattr(est, "loss", "logistic") != "logistic":
         raise ValueError("backend='torch' supports loss='logistic' only.")
     codes, kinds = _codes_and_kinds(targets, regression)
@@ -92,8 +96,7 @@ def fit_network(est, table, targets, regression, *, partial=False):
     rng = np.random.RandomState(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        resume = (partial or est.warm_start) and getattr(est, "_trainer", None) is not None
-        if not resume:
+        if not (resume and getattr(est, "_trainer", None) is not None):
             net = build_network(est, X.shape[1], out_task, table.n_tasks)
             net = net.to(device=device, dtype=dtype)
             weighting = make_weighting(est.loss_weighting, table.n_tasks).to(device)

@@ -11,6 +11,8 @@ weights that balance the tasks' gradient norms.  Named in ``loss_weighting=``.
 import torch
 from torch import nn
 
+from ..linear._estimators import WEIGHTINGS  # noqa: F401 (the names, one list)
+
 
 def _torchjd():
     try:
@@ -120,6 +122,3 @@ def make_weighting(name, n_tasks):
                  "cagrad": lambda: agg.CAGrad(c=0.5), "nash_mtl": lambda: agg.NashMTL(n_tasks)}
     return _Aggregator(factories[name]())
 
-
-WEIGHTINGS = ("equal", "uncertainty", "dwa", "gradnorm", "pcgrad", "mgda", "cagrad",
-              "nash_mtl", "upgrad")

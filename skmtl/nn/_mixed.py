@@ -1,0 +1,157 @@
+"""MultiTaskEstimator: classification and regression tasks in one network."""
+
+import numpy as np
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.utils.multiclass import type_of_target
+
+from .._tasks import is_missing
+from ..linear._estimators import _MultiTaskLinear, _TORCH_PARAMS
+
+
+class MultiTaskEstimator(_MultiTaskLinear):
+    """One network for tasks of different types: the e-commerce case.
+
+    "Will this user buy?" (classification) and "how much will they spend?"
+    (regression) from one X, with a shared trunk and a head per task: a
+    classification task trains on the logistic / multinomial loss, a regression
+    task on the squared error, each task's loss its mean over its rows.  The task
+    formats, metadata routing and the network parameters are those of
+    ``MultiTaskClassifier(backend="torch")``.
+
+    Parameters
+    ----------
+    task_types : dict, list or None, default=None
+        ``"classification"`` or ``"regression"`` for each task: a dict keyed by
+        task label (long format) or column index (wide format), or a list in task
+        order.  ``None`` infers each task's type from its labels (continuous values
+        make a regression task).
+    Other parameters
+        The torch-backend parameters of :class:`~skmtl.MultiTaskClassifier`
+        (``hidden_layer_sizes``, ``loss_weighting``, ``max_epochs``, ...).
+
+    Attributes
+    ----------
+    task_types_ : list of str
+        The type of each task, in the order of ``tasks_`` (or of the columns of Y).
+    classes_ : list
+        The classes of each classification task (``None`` for regression tasks).
+    tasks_, n_tasks_, module_, loss_curve_, task_loss_curve_, n_iter_
+        As in :class:`~skmtl.MultiTaskClassifier` with ``backend="torch"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmtl import MultiTaskEstimator
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.randn(400, 5)
+    >>> buy = (X[:, 0] > 0).astype(int)
+    >>> spend = 2 * X[:, 0] + X[:, 1]
+    >>> Y = np.column_stack([buy, spend])
+    >>> model = MultiTaskEstimator(max_epochs=50, random_state=0).fit(X, Y)
+    >>> model.task_types_
+    ['classification', 'regression']
+    >>> model.predict(X[:2]).shape
+    (2, 2)
+    """
+
+    _classifier = True  # labels may be strings
+    backend = "torch"
+    _parameter_constraints = {
+        **{k: v for k, v in _MultiTaskLinear._parameter_constraints.items()
+           if k in _TORCH_PARAMS + ("tol", "warm_start", "verbose") and k != "backend"},
+        "task_types": [dict, list, None],
+    }
+    loss = "logistic"
+
+    def __init__(self, task_types=None, *, hidden_layer_sizes=(100,), activation="relu",
+                 dropout=0.0, batch_norm=False, architecture="shared", n_experts=4,
+                 module=None, loss_weighting="equal", learning_rate=1e-3,
+                 weight_decay=1e-4, batch_size="auto", max_epochs=200,
+                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
+                 tol=1e-4, random_state=None, device="auto", dtype="float32",
+                 warm_start=False, verbose=0):
+        self.task_types = task_types
+        for name, value in list(locals().items()):
+            if name not in ("self", "task_types", "__class__"):
+                setattr(self, name, value)
+
+    def _type_of(self, table, t, y):
+        if self.task_types is not None:
+            key = t if table.labels is None else table.labels[t]
+            kind = self.task_types[t] if isinstance(self.task_types, list) \
+                else self.task_types.get(key.item() if hasattr(key, "item") else key)
+            if kind not in ("classification", "regression"):
+                raise ValueError(f"task_types gives {kind!r} for task {key!r}; expected "
+                                 "'classification' or 'regression'.")
+            return kind
+        kind = type_of_target(y)
+        return "regression" if kind.startswith("continuous") else "classification"
+
+    def _encode_targets(self, table):
+        self._classes, self.task_types_, targets = [], [], []
+        for t, y in enumerate(table.y):
+            kind = self._type_of(table, t, y)
+            self.task_types_.append(kind)
+            if kind == "regression":
+                self._classes.append(None)
+                targets.append(np.asarray(y, dtype=np.float64)[:, None])
+                continue
+            classes, codes = np.unique(y, return_inverse=True)
+            if classes.size < 2:
+                raise ValueError(f"Task {t} has one class ({classes[0]!r}); a "
+                                 "classification task needs at least 2.")
+            self._classes.append(classes)
+            E = (codes == 1)[:, None] if classes.size == 2 \
+                else codes[:, None] == np.arange(classes.size)
+            targets.append(E.astype(np.float64))
+        self.classes_ = list(self._classes)
+        return targets, np.zeros(sum(E.shape[1] for E in targets), dtype=int)
+
+    def _regression_tasks(self, table):
+        return [kind == "regression" for kind in self.task_types_]
+
+    def _task_predict(self, X, t, rows):
+        Z = self._decision(X, t, rows)
+        if self._classes[t] is None:
+            return Z[:, 0]
+        idx = (Z[:, 0] > 0).astype(int) if Z.shape[1] == 1 else Z.argmax(axis=1)
+        return self._classes[t][idx]
+
+    def predict(self, X, tasks=None):
+        """Predict every task: values for regression tasks, labels for the others.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_tasks)
+            Of object dtype when regression values and class labels mix.
+        """
+        X, codes = self._validate_predict(X, tasks)
+        out = self._assemble(lambda t, rows: self._task_predict(X, t, rows).astype(object)
+                             if len(set(self.task_types_)) > 1 else
+                             self._task_predict(X, t, rows), codes, X.shape[0])
+        if codes is not None:
+            return out
+        return out[0] if self._squeeze else np.column_stack(out)
+
+    def score(self, X, y, tasks=None, sample_weight=None):
+        """Mean over tasks of the accuracy (classification) or R^2 (regression)."""
+        pred = self.predict(X, tasks=tasks)
+        y = np.asarray(y, dtype=object if np.asarray(y).dtype.kind == "O" else None)
+        scores = []
+        for t in range(self.n_tasks_):
+            if tasks is not None:
+                rows = np.asarray(tasks) == self.tasks_[t]
+                yt, pt = y[rows], pred[rows]
+            else:
+                yt = y if y.ndim == 1 else y[:, t]
+                pt = pred if pred.ndim == 1 else pred[:, t]
+                keep = ~is_missing(yt)
+                yt, pt = yt[keep], pt[keep]
+            if yt.size == 0:
+                continue
+            if self.task_types_[t] == "regression":
+                scores.append(r2_score(yt.astype(float), pt.astype(float)))
+            else:
+                scores.append(accuracy_score(yt.astype(str), pt.astype(str)))
+        return float(np.mean(scores))
+
