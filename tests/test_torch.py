@@ -199,3 +199,30 @@ def test_mixed_task_types_in_one_network():
     r2 = r2_score(spend[300:], pred[300:].astype(float))
     assert acc > 0.9 and r2 > 0.8
     assert model.score(X, y, tasks=tasks) == pytest.approx((acc + r2) / 2)
+
+
+@pytest.mark.parametrize("penalty", ["l21", "trace", "mean", "dirty", "cluster"])
+def test_linear_torch_backend_reaches_the_numpy_solution(penalty):
+    rng = np.random.RandomState(0)
+    X, tasks = rng.randn(200, 8), np.repeat(np.arange(4), 50)
+    y = np.einsum("ij,ji->i", X, rng.randn(8, 4)[:, tasks]) + 0.1 * rng.randn(200)
+    common = dict(penalty=penalty, alpha=0.05, tol=1e-10, max_iter=20000)
+    ref = MultiTaskRegressor(**common).fit(X, y, tasks=tasks)
+    dev = MultiTaskRegressor(**common, backend="torch", hidden_layer_sizes=(),
+                             dtype="float64", device="cpu").fit(X, y, tasks=tasks)
+    assert not hasattr(dev, "module_")
+    np.testing.assert_allclose(dev.coef_, ref.coef_, atol=1e-5)
+    np.testing.assert_allclose(dev.predict(X, tasks=tasks), ref.predict(X, tasks=tasks),
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize("loss", ["logistic", "squared_hinge"])
+def test_linear_torch_classifier_reaches_the_numpy_solution(loss):
+    rng = np.random.RandomState(1)
+    X, tasks = rng.randn(240, 6), np.repeat(["a", "b", "c"], 80)
+    y = np.digitize(X[:, 0] + (tasks == "b") * X[:, 1], [-0.5, 0.5])  # 3 classes
+    common = dict(penalty="trace", alpha=0.01, loss=loss, tol=1e-10, max_iter=20000)
+    ref = MultiTaskClassifier(**common).fit(X, y, tasks=tasks)
+    dev = MultiTaskClassifier(**common, backend="torch", hidden_layer_sizes=(),
+                              dtype="float64").fit(X, y, tasks=tasks)
+    np.testing.assert_allclose(dev.coef_, ref.coef_, atol=1e-6)

@@ -56,9 +56,12 @@ or Penalty, default="l21"
         ``"numpy"``: the regularized linear model above.  ``"torch"``: a network with
         a trunk shared by all tasks and one head per task (hard parameter
         sharing), trained by mini-batch AdamW on the same per-task mean losses;
-        the parameters below apply to it (``penalty`` and ``alpha`` do not).
+        the parameters below apply to it (``penalty`` and ``alpha`` only to the
+        linear model, ``hidden_layer_sizes=()``).
     hidden_layer_sizes : tuple of int, default=(100,)
-        Widths of the shared trunk's layers (torch backend).
+        Widths of the shared trunk's layers (torch backend).  ``()`` is the
+        regularized linear model of the numpy backend (same objective, penalty and
+        solver, same solution) with the products with X on the torch device.
     activation : {"relu", "tanh", "logistic", "gelu", "identity"}, default="relu"
     dropout : float, default=0.0
     batch_norm : bool, default=False
@@ -229,7 +232,8 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
             The fitted estimator.
         """
         self.__dict__.pop("_given_classes", None)  # partial_fit's classes= no more
-        if self.backend == "torch":
+        self._uses_network = self.backend == "torch" and not self._linear_torch()
+        if self._uses_network:
             return self._fit_network(X, y, tasks, sample_weight, partial=False)
         problem = self._prepare(X, y, tasks, sample_weight, self.penalty)
         V, b = self._initial(problem)
@@ -263,9 +267,15 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
             raise ValueError(
                 "partial_fit got other tasks or classes than the first call; fit again "
                 "to change them.")
+        self._uses_network = True
         fit_network(self, table, targets, self._regression_tasks(table), partial=partial,
                      resume=resume or self.warm_start)
         return self
+
+    def _linear_torch(self):
+        """``hidden_layer_sizes=()``: the penalized linear model, solved on the device."""
+        return (len(self.hidden_layer_sizes) == 0 and self.module is None
+                and self.architecture == "shared")
 
     def _regression_tasks(self, table):
         return [not self._classifier] * table.n_tasks
@@ -314,6 +324,13 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
         use_cd = self.solver == "cd" or (
             self.solver == "auto" and fits_cd and _shared_rows(blocks) and use_gram
         )
+        if self.backend == "torch":  # the same problem, with X on the device
+            from ..nn._backend import DTYPES, resolve_device
+            from ..nn._linear import TorchDesignFit
+
+            datafit = TorchDesignFit(blocks, loss.name, p, m, self.fit_intercept,
+                                     resolve_device(self.device), DTYPES[self.dtype])
+            return Problem(datafit, penalty, False)
         if isinstance(loss, Squared) and (use_cd or use_gram):
             datafit = GramFit(blocks, p, m, self.fit_intercept)
         else:
@@ -364,7 +381,7 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
         if isinstance(X, _Outputs):  # the network's outputs, computed once
             return X.Z[:, s] if rows is None else X.Z[rows, s]
         Xt = X if rows is None else take_rows(X, rows)
-        if self.backend == "torch":
+        if getattr(self, "_uses_network", False):
             from ..nn._backend import network_outputs
 
             return network_outputs(self, Xt)[:, s]
@@ -374,7 +391,7 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse="csr", dtype=np.float64, reset=False)
         codes = self._task_codes(tasks, X.shape[0])
-        if self.backend == "torch" and codes is None:
+        if getattr(self, "_uses_network", False) and codes is None:
             from ..nn._backend import network_outputs
 
             return _Outputs(network_outputs(self, X)), codes
