@@ -1,0 +1,8 @@
+"""Few-shot meta-learning (needs torch)."""
+
+from ._episodes import EpisodeSampler
+from ._estimator import AdaptedClassifier, MetaLearnerClassifier
+from ._evaluation import episodic_score, make_episodic_scorer
+
+__all__ = ["MetaLearnerClassifier", "AdaptedClassifier", "EpisodeSampler",
+           "episodic_score", "make_episodic_scorer"]

@@ -1,0 +1,144 @@
+"""Meta-learning algorithms: each an adapt step plus a meta-update.
+
+``meta_backward(net, xs, ys, xq, yq, n_way)`` accumulates the meta-gradient of one
+episode into the ``.grad`` of the network (and of the algorithm's own meta-learned
+parameters) and returns the query loss; ``adapt(net, xs, ys, n_way)`` returns the
+task's adapted state (prototypes, or fast weights and head), leaving ``net``
+untouched, and ``logits(net, state, xq)`` scores queries with it.
+
+The gradient-based methods start every task from a zero head (so the number of
+ways may change between meta-training and adaptation) and adapt with plain
+gradient steps through ``torch.func.functional_call``.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call
+
+
+class ProtoNet(nn.Module):
+    """Prototypical networks (Snell et al. 2017).
+
+    A class's prototype is the mean embedding of its support rows; a query is
+    scored by minus its squared distance to each prototype.
+    """
+
+    @staticmethod
+    def prototypes(emb, ys, n_way):
+        total = torch.zeros(n_way, emb.shape[1], dtype=emb.dtype, device=emb.device)
+        counts = torch.bincount(ys, minlength=n_way).clamp_min(1).to(emb.dtype)
+        return total.index_add(0, ys, emb) / counts[:, None]
+
+    @staticmethod
+    def _logits(emb_q, protos):
+        return -torch.cdist(emb_q, protos) ** 2
+
+    def meta_backward(self, net, xs, ys, xq, yq, n_way):
+        emb = net(torch.cat([xs, xq]))
+        protos = self.prototypes(emb[: len(xs)], ys, n_way)
+        loss = F.cross_entropy(self._logits(emb[len(xs) :], protos), yq)
+        loss.backward()
+        return float(loss.detach())
+
+    def adapt(self, net, xs, ys, n_way):
+        with torch.no_grad():
+            return self.prototypes(net(xs), ys, n_way)
+
+    def logits(self, net, protos, xq):
+        return self._logits(net(xq), protos)
+
+
+class GradientBased(nn.Module):
+    """MAML (Finn et al. 2017), first-order MAML, ANIL and Meta-SGD.
+
+    Parameters
+    ----------
+    width : int
+        Width of the backbone's embedding (the head's input).
+    inner_lr : float
+        Step size of the inner loop (Meta-SGD: its initial value, then learned).
+    inner_steps : int
+    first_order : bool
+        Drop the second-order terms (FOMAML).
+    head_only : bool
+        Adapt the head alone in the inner loop (ANIL, Raghu et al. 2020).
+    learn_lr : bool
+        Learn one inner step size per parameter (Meta-SGD, Li et al. 2017).
+    """
+
+    def __init__(self, net, width, inner_lr, inner_steps, first_order=False,
+                 head_only=False, learn_lr=False):
+        super().__init__()
+        self.width, self.inner_steps = width, inner_steps
+        self.first_order, self.head_only = first_order, head_only
+        self.base_lr = inner_lr
+        if learn_lr:
+            self.lrs = nn.ParameterDict({
+                k.replace(".", "__"): nn.Parameter(torch.full_like(p, inner_lr))
+                for k, p in net.named_parameters()})
+            self.head_lr = nn.Parameter(torch.tensor(float(inner_lr)))
+        else:
+            self.lrs, self.head_lr = None, inner_lr
+
+    def _lr(self, name):
+        return self.lrs[name.replace(".", "__")] if self.lrs is not None else self.base_lr
+
+    def _inner(self, net, xs, ys, n_way, create_graph, steps=None):
+        p0 = next(net.parameters())
+        head_w = torch.zeros(n_way, self.width, dtype=p0.dtype, device=p0.device,
+                             requires_grad=True)
+        head_b = torch.zeros(n_way, dtype=p0.dtype, device=p0.device, requires_grad=True)
+        fast = {} if self.head_only else dict(net.named_parameters())
+        feats = net(xs) if self.head_only else None
+        for _ in range(self.inner_steps if steps is None else steps):
+            emb = feats if self.head_only else functional_call(net, fast, (xs,))
+            loss = F.cross_entropy(emb @ head_w.T + head_b, ys)
+            names = list(fast)
+            grads = torch.autograd.grad(loss, [fast[k] for k in names] + [head_w, head_b],
+                                        create_graph=create_graph)
+            if not create_graph:
+                grads = [g.detach() for g in grads]
+            fast = {k: fast[k] - self._lr(k) * g for k, g in zip(names, grads)}
+            head_w = head_w - self.head_lr * grads[-2]
+            head_b = head_b - self.head_lr * grads[-1]
+        return fast, head_w, head_b
+
+    def _forward(self, net, fast, x):
+        return net(x) if self.head_only else functional_call(net, fast, (x,))
+
+    def meta_backward(self, net, xs, ys, xq, yq, n_way):
+        fast, head_w, head_b = self._inner(net, xs, ys, n_way, not self.first_order)
+        loss = F.cross_entropy(self._forward(net, fast, xq) @ head_w.T + head_b, yq)
+        loss.backward()
+        return float(loss.detach())
+
+    def adapt(self, net, xs, ys, n_way, steps=None):
+        with torch.enable_grad():
+            fast, head_w, head_b = self._inner(net, xs, ys, n_way, False, steps)
+        return {k: v.detach() for k, v in fast.items()}, head_w.detach(), head_b.detach()
+
+    def logits(self, net, state, xq):
+        fast, head_w, head_b = state
+        return self._forward(net, fast, xq) @ head_w.T + head_b
+
+
+class Reptile(GradientBased):
+    """Reptile (Nichol et al. 2018): move the initialisation towards adapted weights.
+
+    The inner loop trains on the whole episode (support and query); the
+    meta-gradient is ``theta - phi`` (with SGD at step ``epsilon`` the update is
+    exactly ``theta <- theta + epsilon (phi - theta)``).
+    """
+
+    def __init__(self, net, width, inner_lr, inner_steps):
+        super().__init__(net, width, inner_lr, inner_steps, first_order=True)
+
+    def meta_backward(self, net, xs, ys, xq, yq, n_way):
+        x, y = torch.cat([xs, xq]), torch.cat([ys, yq])
+        fast, head_w, head_b = self._inner(net, x, y, n_way, False)
+        for name, p in net.named_parameters():
+            step = p.detach() - fast[name].detach()
+            p.grad = step if p.grad is None else p.grad + step
+        with torch.no_grad():
+            return float(F.cross_entropy(self._forward(net, fast, x) @ head_w.T + head_b, y))

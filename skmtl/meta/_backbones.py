@@ -1,0 +1,29 @@
+"""Backbones: the standard Conv-4 for images and an MLP for tabular rows."""
+
+from torch import nn
+
+from ..nn._modules import mlp
+
+
+def conv4(in_channels=1, width=64):
+    """4 x [conv 3x3 (width), batch norm, ReLU, 2x2 max-pool], flattened.
+
+    Batch norm uses the statistics of the batch it sees (no running averages), as
+    in MAML's reference implementation: meta-training and adaptation alike.
+    """
+    layers, c = [], in_channels
+    for _ in range(4):
+        layers += [nn.Conv2d(c, width, 3, padding=1),
+                   nn.BatchNorm2d(width, track_running_stats=False),
+                   nn.ReLU(), nn.MaxPool2d(2)]
+        c = width
+    return nn.Sequential(*layers, nn.Flatten())
+
+
+def make_backbone(backbone, input_shape, hidden_layer_sizes):
+    """The backbone and its input shape (one row)."""
+    if isinstance(backbone, nn.Module):
+        return backbone
+    if backbone == "conv4":
+        return conv4(input_shape[0])
+    return mlp(input_shape[0], hidden_layer_sizes, "relu")[0]

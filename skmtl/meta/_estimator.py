@@ -1,0 +1,308 @@
+"""MetaLearnerClassifier: meta-train on many tasks, adapt to a new one from a few rows."""
+
+import copy
+import numbers
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..nn._backend import resolve_device
+from ..nn._modules import output_size
+from ._algorithms import GradientBased, ProtoNet, Reptile
+from ._backbones import make_backbone
+from ._episodes import EpisodeSampler
+
+ALGORITHMS = ("protonet", "maml", "fomaml", "reptile", "anil", "metasgd")
+
+
+def _make_algorithm(est, net, width):
+    name = est.algorithm
+    if name == "protonet":
+        return ProtoNet()
+    if name == "reptile":
+        return Reptile(net, width, est.inner_lr, est.inner_steps)
+    return GradientBased(net, width, est.inner_lr, est.inner_steps,
+                         first_order=name == "fomaml", head_only=name == "anil",
+                         learn_lr=name == "metasgd")
+
+
+class MetaLearnerClassifier(ClassifierMixin, BaseEstimator):
+    """Few-shot classification by meta-learning.
+
+    ``fit`` meta-trains on N-way K-shot episodes drawn from the classes of ``y`` (or
+    from explicit tasks); :meth:`adapt` then turns a handful of labelled rows of a
+    brand-new task into a fitted classifier.  After ``fit``, ``predict`` works on
+    the classes seen in fit (adapting on up to ``n_support`` rows of each).
+
+    Parameters
+    ----------
+    algorithm : {"protonet", "maml", "fomaml", "reptile", "anil", "metasgd"}, \\
+default="protonet"
+        Prototypical networks; MAML (second order, through ``torch.func``); its
+        first-order variant; Reptile; ANIL (inner loop on the head only);
+        Meta-SGD (learned per-parameter inner step sizes).
+    backbone : {"mlp", "conv4"} or torch.nn.Module, default="mlp"
+        ``"conv4"``: the standard 4 x [conv 3x3, 64, BN, ReLU, max-pool] for images
+        given as (n, C, H, W), or flat with ``input_shape``.
+    input_shape : tuple of int, default=None
+        (C, H, W) of flat image rows for ``"conv4"`` or a custom backbone.
+    hidden_layer_sizes : tuple of int, default=(64, 64)
+        Widths of the ``"mlp"`` backbone.
+    n_way, k_shot, n_query : int, default=5, 1, 5
+        Classes an episode, support and query rows a class in meta-training
+        (``n_way`` is capped at the number of classes available).
+    n_episodes : int, default=1000
+        Meta-training episodes.
+    meta_batch_size : int, default=4
+        Episodes a meta-update.
+    learning_rate : float, default=1e-3
+        The meta-optimizer's step.
+    meta_optimizer : {"adam", "sgd"}, default="adam"
+    inner_lr : float, default=0.4
+        Inner-loop step of the gradient-based algorithms.
+    inner_steps : int, default=1
+    adapt_steps : int, default=None
+        Inner steps at adaptation (``inner_steps`` when None).
+    n_support : int, default=20
+        Rows a class used as support for ``predict`` after ``fit``.
+    random_state : int, RandomState instance or None, default=None
+    device : str, default="auto"
+    verbose : int, default=0
+        Print the episode count, loss and an episodic accuracy ten times in fit.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+    module_ : torch.nn.Module
+        The meta-trained backbone.
+    loss_curve_ : list of float
+        Query loss of each meta-update.
+    n_iter_ : int
+        Episodes run.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmtl.meta import MetaLearnerClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> centers = 3 * rng.randn(30, 8)
+    >>> y = np.repeat(np.arange(30), 10)
+    >>> X = centers[y] + rng.randn(300, 8)
+    >>> meta = MetaLearnerClassifier(n_episodes=100, random_state=0).fit(X, y)
+    >>> new = 3 * rng.randn(3, 8)  # three classes never seen in fit
+    >>> clf = meta.adapt(new + rng.randn(3, 8), ["a", "b", "c"])  # one shot each
+    >>> clf.predict(new[[2, 0]] + rng.randn(2, 8)).tolist()
+    ['c', 'a']
+    """
+
+    _parameter_constraints = {
+        "algorithm": [StrOptions(set(ALGORITHMS))],
+        "backbone": [StrOptions({"mlp", "conv4"}), torch.nn.Module],
+        "input_shape": [tuple, list, None],
+        "hidden_layer_sizes": [tuple, list],
+        "n_way": [Interval(numbers.Integral, 2, None, closed="left")],
+        "k_shot": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_query": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_episodes": [Interval(numbers.Integral, 1, None, closed="left")],
+        "meta_batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "meta_optimizer": [StrOptions({"adam", "sgd"})],
+        "inner_lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "inner_steps": [Interval(numbers.Integral, 1, None, closed="left")],
+        "adapt_steps": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "n_support": [Interval(numbers.Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+        "device": [str],
+        "verbose": ["verbose"],
+    }
+    __metadata_request__fit = {"tasks": True}
+
+    def __init__(self, algorithm="protonet", backbone="mlp", *, input_shape=None,
+                 hidden_layer_sizes=(64, 64), n_way=5, k_shot=1, n_query=5,
+                 n_episodes=1000, meta_batch_size=4, learning_rate=1e-3,
+                 meta_optimizer="adam", inner_lr=0.4, inner_steps=1, adapt_steps=None,
+                 n_support=20, random_state=None, device="auto", verbose=0):
+        for name, value in list(locals().items()):
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        tags.non_deterministic = False
+        return tags
+
+    # ------------------------------------------------------------------ data
+    def _inputs(self, X, reset):
+        X = validate_data(self, X, reset=reset, dtype=np.float32, allow_nd=True)
+        shape = X.shape[1:] if X.ndim > 2 else None
+        if self.backbone == "mlp":
+            return X.reshape(len(X), -1), (int(np.prod(X.shape[1:])),)
+        shape = tuple(self.input_shape) if self.input_shape is not None else shape
+        if shape is None or int(np.prod(shape)) != int(np.prod(X.shape[1:])):
+            raise ValueError(
+                f"The backbone needs images: give X as (n, C, H, W) or flat rows with "
+                f"input_shape=(C, H, W); got X of shape {X.shape} and input_shape="
+                f"{self.input_shape}.")
+        return X.reshape((len(X),) + shape), shape
+
+    def _tensor(self, X):
+        return torch.as_tensor(np.ascontiguousarray(X), device=self.device_)
+
+    # ------------------------------------------------------------------- fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, tasks=None):
+        """Meta-train on episodes drawn from the classes of ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+        y : array-like of shape (n_samples,)
+        tasks : array-like of shape (n_samples,), default=None
+            Explicit tasks, each with its own label space: an episode then draws
+            its classes within one task.
+
+        Returns
+        -------
+        self : object
+        """
+        X, shape = self._inputs(X, reset=True)
+        if y is None:
+            raise ValueError("This estimator requires y to be passed, but the target y is None.")
+        y = np.asarray(y)
+        if y.shape[0] != X.shape[0]:
+            raise ValueError(f"X and y have inconsistent numbers of samples: {X.shape[0]} and {y.shape[0]}.")
+        check_classification_targets(y)
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        if self.classes_.size < 2:
+            raise ValueError("Meta-training needs at least 2 classes; y has one class.")
+        need = self.k_shot + self.n_query
+        keys = codes if tasks is None else np.char.add(np.asarray(tasks).astype(str),
+                                                       "\x00" + codes.astype(str))
+        labels, counts = np.unique(keys, return_counts=True)
+        if counts.min() < need:
+            bad = labels[counts.argmin()]
+            name = self.classes_[int(bad)] if tasks is None else str(bad).replace("\x00", "/")
+            raise ValueError(
+                f"Class {name!r} has {counts.min()} examples; meta-training needs at least "
+                f"k_shot + n_query = {need} of every class.")
+        self.device_ = resolve_device(self.device)
+        seed = np.random.RandomState(self.random_state).randint(np.iinfo(np.int32).max)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net = make_backbone(self.backbone, shape, self.hidden_layer_sizes)
+            net = copy.deepcopy(net) if isinstance(self.backbone, torch.nn.Module) else net
+            width = output_size(net, int(np.prod(shape))) if len(shape) == 1 else \
+                net.eval()(torch.zeros((2,) + shape)).shape[1]
+            net = net.train().to(self.device_)
+            self.algorithm_ = _make_algorithm(self, net, width).to(self.device_)
+            self._meta_train(net, X, codes, tasks, seed)
+        self.module_ = net
+        self._input_shape = shape
+        sup = self._support_rows(codes, seed)
+        self.classifier_ = self.adapt(X[sup], y[sup])
+        return self
+
+    def _meta_train(self, net, X, codes, tasks, seed):
+        sampler = EpisodeSampler(codes, self.n_way, self.k_shot, self.n_query,
+                                 groups=tasks, random_state=seed)
+        params = list(net.parameters()) + list(self.algorithm_.parameters())
+        opt = torch.optim.Adam(params, lr=self.learning_rate) \
+            if self.meta_optimizer == "adam" else torch.optim.SGD(params, lr=self.learning_rate)
+        n_updates = -(-self.n_episodes // self.meta_batch_size)
+        self.loss_curve_ = []
+        for update in range(1, n_updates + 1):
+            opt.zero_grad(set_to_none=True)
+            loss = 0.0
+            for _ in range(self.meta_batch_size):
+                s, ys, q, yq = sampler.sample()
+                loss += self.algorithm_.meta_backward(
+                    net, self._tensor(X[s]), self._tensor(ys), self._tensor(X[q]),
+                    self._tensor(yq), int(ys.max()) + 1)
+            for p in params:
+                if p.grad is not None:
+                    p.grad /= self.meta_batch_size
+            opt.step()
+            self.loss_curve_.append(loss / self.meta_batch_size)
+            if self.verbose and (update % max(1, n_updates // 10) == 0 or update == n_updates):
+                print(f"[skmtl] episode {update * self.meta_batch_size:6d}/"
+                      f"{n_updates * self.meta_batch_size}  loss {self.loss_curve_[-1]:.4f}",
+                      flush=True)
+        self.n_iter_ = n_updates * self.meta_batch_size
+
+    def _support_rows(self, codes, seed):
+        rng = np.random.RandomState(seed)
+        return np.concatenate([
+            rng.permutation(np.flatnonzero(codes == c))[: self.n_support]
+            for c in range(self.classes_.size)])
+
+    # ----------------------------------------------------------------- adapt
+    def adapt(self, X_support, y_support):
+        """A classifier for a new task from a few labelled rows.
+
+        Any number of ways and shots; the meta-learner is left untouched.
+
+        Returns
+        -------
+        AdaptedClassifier
+            Fitted: ``classes_``, ``predict``, ``predict_proba``, ``score``.
+        """
+        check_is_fitted(self, "module_")
+        X, _ = self._inputs(X_support, reset=False)
+        y = np.asarray(y_support)
+        classes, codes = np.unique(y, return_inverse=True)
+        if classes.size < 2:
+            raise ValueError(f"The support set has {classes.size} class; adapt needs at least 2.")
+        net = copy.deepcopy(self.module_)
+        kwargs = {} if self.adapt_steps is None or isinstance(self.algorithm_, ProtoNet) \
+            else {"steps": self.adapt_steps}
+        state = self.algorithm_.adapt(net, self._tensor(X), self._tensor(codes),
+                                      classes.size, **kwargs)
+        return AdaptedClassifier(self, net, state, classes)
+
+    # --------------------------------------------------------------- predict
+    def predict_proba(self, X):
+        """Class probabilities over ``classes_`` (adapted on the fit data)."""
+        check_is_fitted(self, "classifier_")
+        return self.classifier_.predict_proba(X)
+
+    def predict(self, X):
+        """Predict among the classes seen in fit."""
+        check_is_fitted(self, "classifier_")
+        return self.classifier_.predict(X)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        for key in ("module_", "algorithm_"):
+            if key in state:
+                state[key] = copy.deepcopy(state[key]).cpu()
+        if "device_" in state:
+            state["device_"] = torch.device("cpu")
+        return state
+
+
+class AdaptedClassifier(ClassifierMixin):
+    """A fitted classifier for one task, made by :meth:`MetaLearnerClassifier.adapt`."""
+
+    def __init__(self, meta, net, state, classes):
+        self._meta, self._net, self._state, self.classes_ = meta, net, state, classes
+
+    def __sklearn_tags__(self):
+        return BaseEstimator.__sklearn_tags__(self)
+
+    def predict_proba(self, X):
+        X, _ = self._meta._inputs(X, reset=False)
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(X), 1024):
+                xb = self._meta._tensor(X[start : start + 1024])
+                logits = self._meta.algorithm_.logits(self._net, self._state, xb)
+                out.append(torch.softmax(logits, dim=1).double().cpu().numpy())
+        return np.concatenate(out)
+
+    def predict(self, X):
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
