@@ -92,17 +92,17 @@ def methods(quick, adjacency):
         return seq[:1] if quick else seq
 
     return [
-        ("pooled ridge", [("", "l2")], False, 1e-6),
+        ("pooled ridge", [("", "l2")], False, 1e-9),
         ("independent ridge", [("", "l2")], True, 1e-4),
         ("independent lasso (l1)", [("", "l1")], True, 1e-3),
         ("l21 (joint features)", [("", "l21")], True, 1e-3),
         ("trace (low rank)", [("", "trace")], True, 1e-3),
         ("mean-regularized", pick([(f"ridge={r:g}", MeanRegularized(ridge=r))
-                                   for r in (0.001, 0.01, 0.1)]), True, 1e-4),
+                                   for r in (1e-4, 1e-3, 1e-2)]), True, 1e-4),
         ("graph (10-NN schools)", pick([(f"ridge={r:g}", GraphRegularized(adjacency, r))
-                                        for r in (0.001, 0.01, 0.1)]), True, 1e-4),
+                                        for r in (1e-4, 1e-3, 1e-2)]), True, 1e-4),
         ("cluster", pick([(f"k={k},eta={e:g}", ClusteredNorm(n_clusters=k, eta=e))
-                          for k, e in ((2, 0.03), (2, 0.1), (2, 0.3), (3, 0.1))]),
+                          for k, e in ((2, 0.01), (2, 0.03), (2, 0.1), (3, 0.03))]),
          True, 1e-4),
         ("dirty", pick([(f"l1_ratio={r:g}", Dirty(l1_ratio=r))
                         for r in (0.15, 0.3, 0.45)]), True, 1e-3),
@@ -322,7 +322,7 @@ def main(argv=None):
     parser.add_argument("--folds", type=int, default=None,
                         help="inner CV folds (default 3; --quick 2)")
     parser.add_argument("--n-alphas", type=int, default=None,
-                        help="alphas per path (default 20; --quick 8)")
+                        help="alphas per path (default 15; --quick 8)")
     parser.add_argument("--max-iter", type=int, default=5000)
     parser.add_argument("--tol", type=float, default=1e-4)
     parser.add_argument("--n-jobs", type=int, default=None,
@@ -333,7 +333,7 @@ def main(argv=None):
     parser.add_argument("--verbose", action="store_true", help="print every fit")
     args = parser.parse_args(argv)
     args.folds = args.folds or (2 if args.quick else 3)
-    args.n_alphas = args.n_alphas or (8 if args.quick else 20)
+    args.n_alphas = args.n_alphas or (8 if args.quick else 15)
     splits = [s - 1 for s in args.splits] if args.splits else (
         [0] if args.quick else list(range(10)))
 

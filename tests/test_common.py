@@ -69,3 +69,24 @@ def _expected_failures(estimator):
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failures)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+try:
+    from skmtl.meta import MetaLearnerClassifier
+except ImportError:  # torch is an optional extra
+    META = []
+else:
+    META = [MetaLearnerClassifier(n_way=3, k_shot=1, n_query=1, n_episodes=40,
+                                  hidden_layer_sizes=(16,), learning_rate=1e-2,
+                                  random_state=0)]
+
+
+def _meta_expected_failures(estimator):
+    return {
+        "check_sample_weights_invariance": "meta-training takes no sample_weight",
+    }
+
+
+@parametrize_with_checks(META, expected_failed_checks=_meta_expected_failures)
+def test_meta_learner_is_sklearn_compatible(estimator, check):
+    check(estimator)

@@ -8,7 +8,7 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ..nn._backend import resolve_device
 from ..nn._modules import output_size
@@ -172,10 +172,12 @@ default="protonet"
         """
         X, shape = self._inputs(X, reset=True)
         if y is None:
-            raise ValueError("This estimator requires y to be passed, but the target y is None.")
-        y = np.asarray(y)
+            raise ValueError(
+                "This estimator requires y to be passed, but the target y is None.")
+        y = column_or_1d(y, warn=True)
         if y.shape[0] != X.shape[0]:
-            raise ValueError(f"X and y have inconsistent numbers of samples: {X.shape[0]} and {y.shape[0]}.")
+            raise ValueError("X and y have inconsistent numbers of samples: "
+                             f"{X.shape[0]} and {y.shape[0]}.")
         check_classification_targets(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
         if self.classes_.size < 2:
@@ -204,7 +206,7 @@ default="protonet"
         self.module_ = net
         self._input_shape = shape
         sup = self._support_rows(codes, seed)
-        self.classifier_ = self.adapt(X[sup], y[sup])
+        self.classifier_ = self._adapt(X[sup], y[sup])
         return self
 
     def _meta_train(self, net, X, codes, tasks, seed):
@@ -253,6 +255,9 @@ default="protonet"
         """
         check_is_fitted(self, "module_")
         X, _ = self._inputs(X_support, reset=False)
+        return self._adapt(X, y_support)
+
+    def _adapt(self, X, y_support):
         y = np.asarray(y_support)
         classes, codes = np.unique(y, return_inverse=True)
         if classes.size < 2:
