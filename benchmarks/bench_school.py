@@ -314,6 +314,11 @@ def print_environment():
 
 # -------------------------------------------------------------------------- main
 def main(argv=None):
+    """Run the benchmark, print the tables, return one dict a method.
+
+    ``argv``: command-line arguments (``None``: the defaults, not ``sys.argv``, so
+    that another script can call ``main()`` or ``main(["--quick"])``).
+    """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: split 1 only, short grids and lists")
@@ -331,7 +336,7 @@ def main(argv=None):
     parser.add_argument("--check-convergence", action="store_true",
                         help="re-solve every inner-CV path and count ConvergenceWarnings")
     parser.add_argument("--verbose", action="store_true", help="print every fit")
-    args = parser.parse_args(argv)
+    args = parser.parse_args([] if argv is None else argv)
     args.folds = args.folds or (2 if args.quick else 3)
     args.n_alphas = args.n_alphas or (8 if args.quick else 15)
     splits = [s - 1 for s in args.splits] if args.splits else (
@@ -352,4 +357,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

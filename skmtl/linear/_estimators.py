@@ -134,7 +134,7 @@ class Problem:
 
 
 class _Outputs:
-    """All outputs of a network for the rows being predicted (wide format)."""
+    """All outputs for the rows being predicted (wide format): one product."""
 
     def __init__(self, Z):
         self.Z = Z
@@ -391,11 +391,13 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse="csr", dtype=np.float64, reset=False)
         codes = self._task_codes(tasks, X.shape[0])
-        if getattr(self, "_uses_network", False) and codes is None:
+        if codes is not None:
+            return X, codes
+        if getattr(self, "_uses_network", False):  # every output at once
             from ..nn._backend import network_outputs
 
             return _Outputs(network_outputs(self, X)), codes
-        return X, codes
+        return _Outputs(np.asarray(X @ self.coef_.T) + self.intercept_), codes
 
 
 class MultiTaskRegressor(RegressorMixin, _MultiTaskLinear):

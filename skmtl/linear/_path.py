@@ -15,14 +15,13 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import accuracy_score, mean_squared_error
 from sklearn.model_selection import StratifiedKFold, check_cv
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.base import _fit_context
 
-from ..metrics import task_average
+from .._tasks import is_missing
 from ..model_selection import TaskKFold
 from ._classifier import MultiTaskClassifier
 from ._estimators import MultiTaskRegressor, _MultiTaskLinear
@@ -122,14 +121,29 @@ def _take(a, rows):
     return None if a is None else _safe_indexing(a, rows)
 
 
+def _per_task_mean(values, missing, tasks, sw):
+    """Mean over tasks of each task's weighted mean of ``values`` (vectorised)."""
+    w = np.ones(values.shape[0]) if sw is None else np.asarray(sw, dtype=float)
+    if tasks is not None:
+        _, codes = np.unique(tasks, return_inverse=True)
+        return float(np.mean(np.bincount(codes, w * values) / np.bincount(codes, w)))
+    W = (w[:, None] if values.ndim == 2 else w) * ~missing
+    num = (W * np.where(missing, 0.0, values)).sum(axis=0)
+    return float(np.mean(num / W.sum(axis=0)))
+
+
 def _mean_task_mse(est, X, y, tasks, sw):
-    pred = est.predict(X, tasks=tasks)
-    return task_average(mean_squared_error, y, pred, tasks=tasks, sample_weight=sw)
+    y = np.asarray(y, dtype=float)
+    missing = np.isnan(y)
+    err = (np.where(missing, 0.0, y) - est.predict(X, tasks=tasks)) ** 2
+    return _per_task_mean(err, missing, tasks, sw)
 
 
 def _mean_task_accuracy(est, X, y, tasks, sw):
-    pred = est.predict(X, tasks=tasks)
-    return task_average(accuracy_score, y, pred, tasks=tasks, sample_weight=sw)
+    y = np.asarray(y)
+    missing = is_missing(y)
+    return _per_task_mean((y == est.predict(X, tasks=tasks)).astype(float), missing,
+                          tasks, sw)
 
 
 def _fold_path(base, metric, X, y, tasks, sw, penalty, alphas, train, test):
