@@ -23,12 +23,21 @@ class Pairs:
     target: np.ndarray  # (n_pairs,) value (regression) or class code
     weight: np.ndarray  # (n_pairs,) sample weight
 
+    @property
+    def one_per_row(self):
+        return self.ptr.size == self.task.size + 1 and bool(np.all(np.diff(self.ptr) == 1))
+
 
 @dataclass
 class TaskLayout:
     out_start: torch.Tensor  # (T,) first output column of each task
     n_out: torch.Tensor  # (T,) outputs of each task (1 for regression and binary)
     kind: torch.Tensor  # (T,) REGRESSION, BINARY or MULTICLASS
+
+    def __post_init__(self):
+        kinds = set(self.kind.tolist())
+        # one single-output kind for every task: the loss needs no masks
+        self.uniform = kinds.pop() if len(kinds) == 1 and MULTICLASS not in kinds else None
 
     def to(self, device):
         return TaskLayout(*(v.to(device) for v in (self.out_start, self.n_out, self.kind)))
@@ -51,16 +60,29 @@ def make_pairs(table, codes):
                  np.concatenate(weights)[order].astype(np.float32))
 
 
-def batch_pairs(pairs, rows):
-    """Pairs of the batch ``rows``: (position in the batch, task, target, weight)."""
+def batch_index(pairs, rows):
+    """Pairs of the batch ``rows``: (their position in the batch, their index)."""
+    if pairs.one_per_row:  # long format
+        return np.arange(rows.size), rows
     starts, counts = pairs.ptr[rows], pairs.ptr[rows + 1] - pairs.ptr[rows]
     local = np.repeat(np.arange(rows.size), counts)
     offsets = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+    return local, offsets
+
+
+def batch_pairs(pairs, rows):
+    """Pairs of the batch ``rows``: (position in the batch, task, target, weight)."""
+    local, offsets = batch_index(pairs, rows)
     return local, pairs.task[offsets], pairs.target[offsets], pairs.weight[offsets]
 
 
 def pair_losses(Z, local, task, target, layout):
     """Loss of each pair from the outputs ``Z`` of the batch."""
+    if layout.uniform is not None:  # fast path: one kind of single-output task
+        z = Z[local, layout.out_start[task]]
+        if layout.uniform == REGRESSION:
+            return 0.5 * (z - target) ** 2
+        return F.binary_cross_entropy_with_logits(z, target, reduction="none")
     kind = layout.kind[task]
     start = layout.out_start[task]
     loss = torch.zeros(task.shape[0], dtype=Z.dtype, device=Z.device)

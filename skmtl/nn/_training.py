@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from ._data import batch_pairs, task_losses
+from ._data import batch_index, task_losses
 
 
 def _batches(rows, batch_size, rng):
@@ -21,9 +21,10 @@ def evaluate(net, X, pairs, layout, n_tasks, rows, batch_size, device, dtype):
     num = torch.zeros(n_tasks, dtype=torch.float64, device=device)
     den = torch.zeros(n_tasks, dtype=torch.float64, device=device)
     net.eval()
+    pt = _PairTensors(pairs, device, dtype)
     with torch.no_grad():
         for b in _batches(rows, batch_size, None):
-            local, task, target, weight = _pair_tensors(pairs, b, device, dtype)
+            local, task, target, weight = pt.batch(b)
             _, Z = net(_to_device(X, b, device, dtype))
             losses, present = task_losses(Z, local, task, target, weight, layout, n_tasks)
             w = torch.zeros(n_tasks, dtype=torch.float64, device=device).index_add(
@@ -33,11 +34,20 @@ def evaluate(net, X, pairs, layout, n_tasks, rows, batch_size, device, dtype):
     return (num / den.clamp_min(1e-300)).cpu().numpy()
 
 
-def _pair_tensors(pairs, rows, device, dtype):
-    local, task, target, weight = batch_pairs(pairs, rows)
-    return (torch.as_tensor(local, device=device), torch.as_tensor(task, device=device),
-            torch.as_tensor(target, dtype=dtype, device=device),
-            torch.as_tensor(weight, dtype=dtype, device=device))
+class _PairTensors:
+    """The pairs on the device once per fit; a batch indexes them there."""
+
+    def __init__(self, pairs, device, dtype):
+        self.pairs, self.device = pairs, device
+        self.task = torch.as_tensor(pairs.task, device=device)
+        self.target = torch.as_tensor(pairs.target, dtype=dtype, device=device)
+        self.weight = torch.as_tensor(pairs.weight, dtype=dtype, device=device)
+
+    def batch(self, rows):
+        local, offsets = batch_index(self.pairs, rows)
+        local = torch.as_tensor(local, device=self.device)
+        offsets = torch.as_tensor(offsets, device=self.device)
+        return local, self.task[offsets], self.target[offsets], self.weight[offsets]
 
 
 class Trainer:
@@ -92,29 +102,28 @@ class Trainer:
 
     def _epoch(self, X, pairs, layout, n_tasks, rows, batch_size, rng, task_names):
         self.net.train()
-        sums = np.zeros(n_tasks)
-        counts = np.zeros(n_tasks)
+        pt = _PairTensors(pairs, self.device, self.dtype)
+        sums = torch.zeros(n_tasks, dtype=torch.float64, device=self.device)
+        counts = torch.zeros(n_tasks, dtype=torch.float64, device=self.device)
         for b in _batches(rows, batch_size, rng):
             if b.size < 2 and any(isinstance(m, torch.nn.BatchNorm1d)
                                   for m in self.net.modules()):
                 continue  # batch norm cannot train on a single row
-            local, task, target, weight = _pair_tensors(pairs, b, self.device, self.dtype)
+            local, task, target, weight = pt.batch(b)
             if task.numel() == 0:
                 continue
             features, Z = self.net(_to_device(X, b, self.device, self.dtype))
             losses, present = task_losses(Z, local, task, target, weight, layout, n_tasks)
-            bad = present & ~torch.isfinite(losses)
-            if bad.any():
-                t = int(torch.nonzero(bad)[0])
-                name = task_names[t] if task_names is not None else t
-                raise ValueError(
-                    f"The loss of task {name!r} became {float(losses[t])} at epoch "
-                    f"{self.epochs}: lower learning_rate, or scale X and y."
-                )
             self.optimizer.zero_grad(set_to_none=True)
             self.weighting.backward(losses, present, features, self.shared)
             self.optimizer.step()
-            p = present.cpu().numpy()
-            sums[p] += losses.detach().cpu().numpy()[p]
-            counts[p] += 1
-        return sums / np.maximum(counts, 1)
+            sums += torch.where(present, losses.detach(), 0.0).double()
+            counts += present.double()
+        means = (sums / counts.clamp_min(1)).cpu().numpy()
+        bad = np.flatnonzero(~np.isfinite(means))  # checked once an epoch: no sync a batch
+        if bad.size:
+            name = task_names[bad[0]] if task_names is not None else int(bad[0])
+            raise ValueError(
+                f"The loss of task {name!r} became {means[bad[0]]} at epoch "
+                f"{self.epochs}: lower learning_rate, or scale X and y.")
+        return means
