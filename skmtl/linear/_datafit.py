@@ -114,9 +114,18 @@ class DesignFit:
 
 def _weighted_gram(X, w):
     """``X^T diag(w) X`` as a dense array, for dense or sparse X."""
+    if np.all(w == w[0]):  # uniform weights: no weighted copy of X
+        G = X.T @ X
+        return w[0] * (np.asarray(G.todense()) if sp.issparse(G) else G)
     if sp.issparse(X):
         return np.asarray((X.T @ X.multiply(w[:, None]).tocsr()).todense())
-    return X.T @ (X * w[:, None])
+    Xs = X * np.sqrt(w)[:, None]
+    return Xs.T @ Xs
+
+
+def shared_rows(blocks):
+    """Whether every output sees the same rows with the same weights."""
+    return len(blocks) == 1 and bool(np.all(blocks[0].S == blocks[0].S[:, :1]))
 
 
 class GramFit:
@@ -130,22 +139,31 @@ class GramFit:
 
     constant_curvature = True
 
-    def __init__(self, blocks, n_features, n_outputs, fit_intercept=True):
+    def __init__(self, blocks, n_features, n_outputs, fit_intercept=True, shared=None):
         p, m = n_features, n_outputs
         self.shape = (p, m)
+        shared = shared_rows(blocks) if shared is None else shared
+        if shared:  # one Gram matrix, and every product with X done once
+            blk = blocks[0]
+            X, Y, w = blk.X, blk.Y, blk.S[:, 0]
+            mu = np.asarray(X.T @ w).ravel() if fit_intercept else np.zeros(p)
+            self.ybar = w @ Y if fit_intercept else np.zeros(m)
+            self.G = (_weighted_gram(X, w) - np.outer(mu, mu))[None]
+            self.C = np.asarray(X.T @ (w[:, None] * Y)) - np.outer(mu, self.ybar)
+            self.mu = np.repeat(mu[:, None], m, axis=1)
+            self.yy = w @ Y**2 - self.ybar**2
+            return
         grams, self.C = [], np.zeros((p, m))
         self.mu, self.ybar, self.yy = np.zeros((p, m)), np.zeros(m), np.zeros(m)
-        shared = len(blocks) == 1 and np.all(blocks[0].S == blocks[0].S[:, :1])
         for blk in blocks:
             cols = np.arange(m)[blk.cols]
             for j, col in enumerate(cols):
                 w = blk.S[:, j]
-                rows = slice(None) if shared or (w > 0).all() else np.flatnonzero(w)
+                rows = slice(None) if (w > 0).all() else np.flatnonzero(w)
                 X, y, w = blk.X[rows], blk.Y[rows, j], w[rows]
                 mu = np.asarray(X.T @ w).ravel() if fit_intercept else np.zeros(p)
                 ybar = np.dot(w, y) if fit_intercept else 0.0
-                if not shared or j == 0:
-                    grams.append(_weighted_gram(X, w) - np.outer(mu, mu))
+                grams.append(_weighted_gram(X, w) - np.outer(mu, mu))
                 self.C[:, col] = np.asarray(X.T @ (w * y)).ravel() - mu * ybar
                 self.mu[:, col], self.ybar[col] = mu, ybar
                 self.yy[col] = np.dot(w, y**2) - ybar**2
@@ -172,7 +190,7 @@ class GramFit:
         return -(self.yy.sum() - cw) / s + 0.5 * rr / s**2
 
     def lipschitz(self):
-        return max(max(np.linalg.eigvalsh(G)[-1] for G in self.G), 1e-12)
+        return max(float(np.linalg.eigvalsh(self.G)[:, -1].max()), 1e-12)
 
     def tol_scale(self):
         return max(self.yy.sum(), 1e-300)

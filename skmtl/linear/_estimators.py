@@ -16,7 +16,7 @@ from .._tasks import split_tasks, take_rows
 from ..base import MultiTaskMixin
 from ..metrics import task_average
 from ._bcd import bcd_l21
-from ._datafit import DesignFit, GramFit, make_blocks
+from ._datafit import DesignFit, GramFit, make_blocks, shared_rows
 from ._fista import fista
 from ._losses import Squared
 from ._penalties import L21, Dirty, Penalty
@@ -163,11 +163,6 @@ WEIGHTINGS = ("equal", "uncertainty", "dwa", "gradnorm", "pcgrad", "mgda", "cagr
 def _set_torch_params(est, params):
     for name in _TORCH_PARAMS:
         setattr(est, name, params[name])
-
-
-def _shared_rows(blocks):
-    """Whether every output sees the same rows with the same weights."""
-    return len(blocks) == 1 and bool(np.all(blocks[0].S == blocks[0].S[:, :1]))
 
 
 def _is_torch(est):
@@ -320,9 +315,10 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
             raise ValueError(
                 "solver='cd' needs penalty='l21' and the squared loss; use solver='fista'."
             )
-        use_gram = self._use_gram(blocks, p, m)
+        shared = shared_rows(blocks)
+        use_gram = self._use_gram(blocks, p, m, shared)
         use_cd = self.solver == "cd" or (
-            self.solver == "auto" and fits_cd and _shared_rows(blocks) and use_gram
+            self.solver == "auto" and fits_cd and shared and use_gram
         )
         if self.backend == "torch":  # the same problem, with X on the device
             from ..nn._backend import DTYPES, resolve_device
@@ -332,7 +328,7 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
                                      resolve_device(self.device), DTYPES[self.dtype])
             return Problem(datafit, penalty, False)
         if isinstance(loss, Squared) and (use_cd or use_gram):
-            datafit = GramFit(blocks, p, m, self.fit_intercept)
+            datafit = GramFit(blocks, p, m, self.fit_intercept, shared)
         else:
             datafit = DesignFit(blocks, loss, p, m, self.fit_intercept)
         return Problem(datafit, penalty, use_cd)
@@ -354,10 +350,10 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
                 ConvergenceWarning,
             )
 
-    def _use_gram(self, blocks, p, m):
+    def _use_gram(self, blocks, p, m, shared):
         if self.precompute != "auto":
             return bool(self.precompute)
-        n_grams = 1 if _shared_rows(blocks) else m
+        n_grams = 1 if shared else m
         data_cost = sum(
             (blk.X.nnz if sp.issparse(blk.X) else blk.X.size) * blk.Y.shape[1]
             for blk in blocks
