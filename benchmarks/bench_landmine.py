@@ -85,7 +85,7 @@ def methods(quick, adjacency):
     return [
         ("independent logistic", [("", "l2")], True, 1e-6),
         ("pooled logistic", [("", "l2")], False, 1e-8),
-        ("independent sparse (l1)", [("", "l1")], True, 1e-3),
+        ("independent sparse (l1)", [("", "l1")], True, 3e-3),
         ("l21 (joint features)", [("", "l21")], True, 1e-2),
         ("trace (low rank)", [("", "trace")], True, 1e-2),
         ("mean-regularized", pick([(f"ridge={r:g}", MeanRegularized(ridge=r))
@@ -309,7 +309,7 @@ def main(argv=None):
                         help="inner CV folds (default 3; --quick 2)")
     parser.add_argument("--n-alphas", type=int, default=None,
                         help="alphas per path (default 12; --quick 6)")
-    parser.add_argument("--max-iter", type=int, default=5000)
+    parser.add_argument("--max-iter", type=int, default=20000)
     parser.add_argument("--tol", type=float, default=1e-4)
     parser.add_argument("--verbose", action="store_true", help="print every fit")
     args = parser.parse_args([] if argv is None else argv)
