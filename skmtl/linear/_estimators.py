@@ -16,89 +16,12 @@ from .._tasks import split_tasks, take_rows
 from ..base import MultiTaskMixin
 from ..metrics import task_average
 from ._bcd import bcd_l21
+from ._docs import _SHARED_DOC
 from ._datafit import DesignFit, GramFit, make_blocks, shared_rows
 from ._fista import fista
 from ._losses import Squared
 from ._penalties import L21, Dirty, Penalty
 from ._registry import PENALTIES, get_penalty
-
-_SHARED_DOC = """
-    penalty : {"l21", "l1", "l2", "trace", "mean", "graph", "cluster", "dirty"} \
-or Penalty, default="l21"
-        How the tasks are coupled.  A name uses the penalty's defaults; an object
-        (:class:`~skmtl.linear.GraphRegularized`, ...) sets its parameters, which
-        ``GridSearchCV`` can tune as ``penalty__<name>``.
-    alpha : float, default=1.0
-        Strength of the penalty (``alpha >= 0``).
-    fit_intercept : bool, default=True
-        Fit one unpenalized intercept per task.
-    solver : {"auto", "fista", "cd"}, default="auto"
-        ``"fista"``: accelerated proximal gradient, every penalty.  ``"cd"``: block
-        coordinate descent in Gram form with Gap Safe screening, for ``"l21"`` with
-        the squared loss.  ``"auto"`` takes ``"cd"`` where it applies.
-    precompute : "auto" or bool, default="auto"
-        Whether the squared loss works on per-task Gram matrices (one iteration
-        costs ``O(p^2 T)`` instead of a pass over X).  ``"auto"`` does so when that
-        is cheaper than a pass over the data.
-    max_iter : int, default=1000
-        Maximum number of iterations (epochs for ``"cd"``).
-    tol : float, default=1e-4
-        Stop when the duality gap falls under ``tol`` times the data-fit term at
-        zero (for the squared loss: the sum of the tasks' label variances, as
-        sklearn's ``MultiTaskLasso`` does); for a graph penalty with ``ridge=0``,
-        which has no finite dual, when the relative size of a proximal-gradient
-        step falls under ``tol``.
-    warm_start : bool, default=False
-        Start from the previous solution when refitting on data of the same shape.
-    verbose : int, default=0
-        Print solver progress (and, for the torch backend, one line an epoch).
-    backend : {"numpy", "torch"}, default="numpy"
-        ``"numpy"``: the regularized linear model above.  ``"torch"``: a network with
-        a trunk shared by all tasks and one head per task (hard parameter
-        sharing), trained by mini-batch AdamW on the same per-task mean losses;
-        the parameters below apply to it (``penalty`` and ``alpha`` only to the
-        linear model, ``hidden_layer_sizes=()``).
-    hidden_layer_sizes : tuple of int, default=(100,)
-        Widths of the shared trunk's layers (torch backend).  ``()`` is the
-        regularized linear model of the numpy backend (same objective, penalty and
-        solver, same solution) with the products with X on the torch device.
-    activation : {"relu", "tanh", "logistic", "gelu", "identity"}, default="relu"
-    dropout : float, default=0.0
-    batch_norm : bool, default=False
-    architecture : {"shared", "mmoe"}, default="shared"
-        ``"mmoe"``: Multi-gate Mixture-of-Experts, ``n_experts`` trunks mixed by a
-        gate per task (soft sharing).
-    n_experts : int, default=4
-    module : torch.nn.Module, its class, or None, default=None
-        A custom trunk mapping (batch, n_features) to (batch, width) (images, text
-        embeddings ...); replaces the MLP trunk.
-    loss_weighting : str, default="equal"
-        How the per-task losses make one update: ``"equal"`` (their sum),
-        ``"uncertainty"`` (Kendall et al. 2018), ``"dwa"`` (dynamic weight average,
-        Liu et al. 2019), ``"gradnorm"`` (Chen et al. 2018), or an aggregation of
-        the per-task gradients of the shared parameters: ``"pcgrad"``, ``"mgda"``,
-        ``"cagrad"``, ``"nash_mtl"``, ``"upgrad"`` (from torchjd; CAGrad and
-        Nash-MTL also need cvxpy).
-    learning_rate : float, default=1e-3
-    weight_decay : float, default=1e-4
-        AdamW's decoupled weight decay.
-    batch_size : int or "auto", default="auto"
-        ``min(200, n_samples)`` rows a batch with ``"auto"``.
-    max_epochs : int, default=200
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows and stop when their loss has
-        not improved by ``tol`` for ``n_iter_no_change`` epochs (the best weights
-        are kept); without it, the training loss is monitored.
-    validation_fraction : float, default=0.1
-    n_iter_no_change : int, default=10
-    random_state : int, RandomState instance or None, default=None
-        Seeds the weights, dropout and the shuffling: the same seed gives the same
-        model on the CPU.
-    device : str, default="auto"
-        ``"auto"`` uses a CUDA GPU when there is one.
-    dtype : {"float32", "float64"}, default="float32"
-"""
-
 
 class Problem:
     """A data-fit term, a bound penalty and the solver that suits them."""

@@ -46,7 +46,8 @@ def alpha_max(problem):
         V, b, *_ = fista(datafit, penalty, 1e30, V, b, max_iter=2000, tol=1e-10)
     W = penalty.coef(V)
     GW, _ = datafit.gradient(W, b, datafit.forward(W, b))
-    return max(penalty.dual_norm(GW), np.finfo(float).tiny)
+    # a hair above the dual norm, so that rounding cannot leave a nonzero at alpha_max
+    return max(penalty.dual_norm(GW) * (1 + 1e-12), np.finfo(float).tiny)
 
 
 def _grid(problem, alphas, eps):
