@@ -101,3 +101,21 @@ def test_path_verbose_shows_progress(capsys):
     multitask_path(MultiTaskRegressor(verbose=1), X, Y, alphas=3)
     out = capsys.readouterr().out
     assert "[path] alpha 3/3" in out
+
+
+def test_classifier_cv_takes_a_task_aware_scorer_for_rare_positives():
+    from sklearn.metrics import roc_auc_score
+
+    from skmtl.metrics import make_task_scorer
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(600, 5)
+    tasks = np.repeat([0, 1, 2], 200)
+    y = (X[:, 0] + 0.5 * rng.randn(600) > 1.6).astype(int)  # about 7% positives
+    auc = make_task_scorer(roc_auc_score, response_method="predict_proba")
+    clf = MultiTaskClassifierCV(penalty="trace", alphas=8, cv=3, scoring=auc)
+    clf.fit(X, y, tasks=tasks)
+    assert np.any(clf.coef_ != 0)  # accuracy would tie at the all-negative model
+    k = np.argmax(clf.scores_path_.mean(axis=1))
+    assert clf.alpha_ == clf.alphas_[k]
+    assert clf.score(X, y, tasks=tasks) > 0.9

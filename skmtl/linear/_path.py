@@ -147,6 +147,19 @@ def _mean_task_accuracy(est, X, y, tasks, sw):
                           tasks, sw)
 
 
+class _Scored:
+    """A scorer ``scoring(estimator, X, y, tasks=..., sample_weight=...)`` as a metric."""
+
+    def __init__(self, scoring):
+        self.scoring = scoring
+
+    def __call__(self, est, X, y, tasks, sw):
+        kwargs = {} if tasks is None else {"tasks": tasks}
+        if sw is not None:
+            kwargs["sample_weight"] = sw
+        return self.scoring(est, X, y, **kwargs)
+
+
 def _fold_path(base, metric, X, y, tasks, sw, penalty, alphas, train, test):
     """Validation scores along the path fitted on one fold's training rows."""
     est = clone(base)
@@ -171,6 +184,7 @@ class _CVMixin:
         "eps": [Interval(numbers.Real, 0, 1, closed="neither")],
         "cv": ["cv_object"],
         "n_jobs": [numbers.Integral, None],
+        "scoring": [callable, None],
     }
 
     def _base(self):
@@ -202,8 +216,11 @@ class _CVMixin:
                  for pen in penalties]
         splits = self._splits(Xa, ya, ta)
         jobs = [(k, train, test) for k in range(len(penalties)) for train, test in splits]
+        metric, lower = self._metric, self._lower_is_better
+        if self.scoring is not None:  # e.g. make_task_scorer(roc_auc_score, ...)
+            metric, lower = _Scored(self.scoring), False
         results = Parallel(n_jobs=self.n_jobs)(
-            delayed(_fold_path)(base, self._metric, Xa, ya, ta, sw, penalties[k],
+            delayed(_fold_path)(base, metric, Xa, ya, ta, sw, penalties[k],
                                 grids[k], train, test)
             for k, train, test in jobs
         )
@@ -211,7 +228,7 @@ class _CVMixin:
         path = path.transpose(0, 2, 1)  # (n_penalties, n_alphas, n_folds)
         mean = path.mean(axis=2)
         k, j = np.unravel_index(
-            np.argmin(mean) if self._lower_is_better else np.argmax(mean), mean.shape)
+            np.argmin(mean) if lower else np.argmax(mean), mean.shape)
         self.penalty_, self.alpha_ = penalties[k], float(grids[k][j])
         squeeze = len(penalties) == 1
         self.alphas_ = grids[0] if squeeze else np.array(grids)
@@ -258,6 +275,10 @@ def _cv_doc(base_name, path_doc):
         class within each task), so every task is in every training fold.
     n_jobs : int, default=None
         Folds (and penalties) fitted in parallel through joblib.
+    scoring : callable, default=None
+        A task-aware scorer, e.g. ``skmtl.metrics.make_task_scorer(roc_auc_score,
+        response_method="predict_proba")`` (greater is better; its values are
+        stored in the path attribute); ``None``: the default metric below.
     Other parameters are those of :class:`{base_name}`.
 
     Attributes
@@ -299,7 +320,7 @@ class MultiTaskRegressorCV(_CVMixin, MultiTaskRegressor):
 
     def __init__(self, penalty="l21", *, alphas=100, eps=1e-3, cv=None, n_jobs=None,
                  fit_intercept=True, solver="auto", precompute="auto", max_iter=1000,
-                 tol=1e-4, verbose=0):
+                 tol=1e-4, verbose=0, scoring=None):
         self.penalty = penalty
         self.alphas = alphas
         self.eps = eps
@@ -311,6 +332,7 @@ class MultiTaskRegressorCV(_CVMixin, MultiTaskRegressor):
         self.max_iter = max_iter
         self.tol = tol
         self.verbose = verbose
+        self.scoring = scoring
 
     warm_start = False
     _metric = staticmethod(_mean_task_mse)
@@ -342,7 +364,7 @@ class MultiTaskClassifierCV(_CVMixin, MultiTaskClassifier):
 
     def __init__(self, penalty="l21", *, loss="logistic", alphas=100, eps=1e-3, cv=None,
                  n_jobs=None, fit_intercept=True, solver="auto", precompute="auto",
-                 max_iter=1000, tol=1e-4, verbose=0):
+                 max_iter=1000, tol=1e-4, verbose=0, scoring=None):
         self.penalty = penalty
         self.loss = loss
         self.alphas = alphas
@@ -355,6 +377,7 @@ class MultiTaskClassifierCV(_CVMixin, MultiTaskClassifier):
         self.max_iter = max_iter
         self.tol = tol
         self.verbose = verbose
+        self.scoring = scoring
 
     warm_start = False
     _metric = staticmethod(_mean_task_accuracy)
