@@ -15,46 +15,18 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._tasks import split_tasks, take_rows
 from ..base import MultiTaskMixin
 from ..metrics import task_average
-from ._bcd import bcd_l21
 from ._docs import _SHARED_DOC
+from ._problem import Problem
+from ._torch_params import (  # noqa: F401 (re-exported)
+    _TORCH_PARAMS,
+    WEIGHTINGS,
+    _is_torch,
+    _set_torch_params,
+)
 from ._datafit import DesignFit, GramFit, make_blocks, shared_rows
-from ._fista import fista
 from ._losses import Squared
 from ._penalties import L21, Dirty, Penalty
 from ._registry import PENALTIES, get_penalty
-
-class Problem:
-    """A data-fit term, a bound penalty and the solver that suits them."""
-
-    def __init__(self, datafit, penalty, use_cd):
-        self.datafit, self.penalty, self.use_cd = datafit, penalty, use_cd
-        self.shape = datafit.shape
-
-    @property
-    def gram(self):
-        return isinstance(self.datafit, GramFit)
-
-    def start(self):
-        """Zero coefficients, and zero intercepts where they are variables."""
-        V = self.penalty.variable(np.zeros(self.shape))
-        fit_b = not self.gram and self.datafit.fit_intercept
-        return V, (np.zeros(self.shape[1]) if fit_b else None)
-
-    def solve(self, alpha, V, b, *, max_iter, tol, verbose=0):
-        """Returns ``(V, intercept, gap, n_iter, converged)``."""
-        if self.use_cd and alpha > 0:
-            V, gap, n_iter, converged = bcd_l21(
-                self.datafit, alpha, V, max_iter=max_iter, tol=tol, verbose=verbose)
-        else:
-            V, b, gap, n_iter, converged = fista(
-                self.datafit, self.penalty, alpha, V, b, max_iter=max_iter, tol=tol,
-                verbose=verbose)
-        if self.gram:
-            b = self.datafit.intercept(self.penalty.coef(V))
-        elif b is None:
-            b = np.zeros(self.shape[1])
-        return V, b, gap, n_iter, converged
-
 
 class _Outputs:
     """All outputs for the rows being predicted (wide format): one product."""
@@ -71,25 +43,6 @@ def _same_tasks(a, b):
     if same and ca is not None:
         same = cb is not None and all(np.array_equal(x, y) for x, y in zip(ca, cb))
     return bool(same)
-
-
-_TORCH_PARAMS = (
-    "backend", "hidden_layer_sizes", "activation", "dropout", "batch_norm",
-    "architecture", "n_experts", "module", "loss_weighting", "learning_rate",
-    "weight_decay", "batch_size", "max_epochs", "early_stopping",
-    "validation_fraction", "n_iter_no_change", "random_state", "device", "dtype",
-)
-WEIGHTINGS = ("equal", "uncertainty", "dwa", "gradnorm", "pcgrad", "mgda", "cagrad",
-              "nash_mtl", "upgrad")
-
-
-def _set_torch_params(est, params):
-    for name in _TORCH_PARAMS:
-        setattr(est, name, params[name])
-
-
-def _is_torch(est):
-    return est.backend == "torch"
 
 
 class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
