@@ -33,22 +33,18 @@ Usage::
 """
 
 import argparse
-import os
-import platform
 import sys
 import time
 import warnings
 from collections import Counter
 
 import numpy as np
-import sklearn
 from scipy.stats import rankdata
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
-import skmtl
 from skmtl.datasets import load_landmine
 from skmtl.linear import (
     ClusteredNorm,
@@ -58,6 +54,7 @@ from skmtl.linear import (
     MultiTaskClassifier,
     multitask_path,
 )
+from _common import print_environment, print_table
 
 LITERATURE = {"single-task": 0.746, "multi-task": (0.759, 0.768)}
 GOAL_AUC = 0.768
@@ -222,17 +219,6 @@ def summarize(per_split):
 
 
 # ------------------------------------------------------------------------ output
-def print_table(header, rows):
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    line = "  ".join(h.rjust(w) if i else h.ljust(w)
-                     for i, (h, w) in enumerate(zip(header, widths)))
-    print(line)
-    print("-" * len(line))
-    for r in rows:
-        print("  ".join(c.rjust(w) if i else c.ljust(w)
-                        for i, (c, w) in enumerate(zip(r, widths))))
-
-
 def report(rows, per_split, args, total_seconds):
     n = rows[0]["n_splits"]
     print(f"Landmine (29 fields, 14,820 objects): {n} random split(s), training fraction "
@@ -283,14 +269,6 @@ Protocol differences: the papers collected in the survey draw their own random
   (about 7,400 objects, 8-24 landmines per field), features are
   standardized on the training part; one unpenalized intercept per field.""")
     print(f"\ntotal benchmark time {total_seconds:.1f}s")
-
-
-def print_environment():
-    print(f"python {sys.version.split()[0]} ({platform.platform()}), numpy "
-          f"{np.__version__}, sklearn {sklearn.__version__}, skmtl "
-          f"{getattr(skmtl, '__version__', '?')} ({os.path.dirname(skmtl.__file__)}), "
-          f"cpu_count {os.cpu_count()}, load avg "
-          f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}\n")
 
 
 # -------------------------------------------------------------------------- main

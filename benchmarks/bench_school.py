@@ -36,21 +36,17 @@ Usage::
 """
 
 import argparse
-import os
-import platform
 import sys
 import time
 import warnings
 from collections import Counter
 
 import numpy as np
-import sklearn
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neighbors import kneighbors_graph
 from sklearn.preprocessing import StandardScaler
 
-import skmtl
 from skmtl.datasets import load_school
 from skmtl.linear import (
     ClusteredNorm,
@@ -62,6 +58,7 @@ from skmtl.linear import (
     multitask_path,
 )
 from skmtl.model_selection import TaskKFold
+from _common import print_environment, print_table
 
 # Published numbers (see /work/shared/data/README.md and the notes printed below).
 LITERATURE_NMSE_MTL = (0.4169, 0.4393)
@@ -212,17 +209,6 @@ def summarize(per_split):
 
 
 # ------------------------------------------------------------------------ output
-def print_table(header, rows):
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    line = "  ".join(h.rjust(w) if i else h.ljust(w)
-                     for i, (h, w) in enumerate(zip(header, widths)))
-    print(line)
-    print("-" * len(line))
-    for r in rows:
-        print("  ".join(c.rjust(w) if i else c.ljust(w)
-                        for i, (c, w) in enumerate(zip(r, widths))))
-
-
 def pm(row, key, scale=1.0, digits=4):
     return f"{scale * row[key + '_mean']:.{digits}f} +- {scale * row[key + '_std']:.{digits}f}"
 
@@ -302,14 +288,6 @@ Protocol differences:
     on differently prepared data: compare methods within a column, not across
     papers.""")
     print(f"\ntotal benchmark time {total_seconds:.1f}s")
-
-
-def print_environment():
-    print(f"python {sys.version.split()[0]} ({platform.platform()}), numpy "
-          f"{np.__version__}, sklearn {sklearn.__version__}, skmtl "
-          f"{getattr(skmtl, '__version__', '?')} ({os.path.dirname(skmtl.__file__)}), "
-          f"cpu_count {os.cpu_count()}, load avg "
-          f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}\n")
 
 
 # -------------------------------------------------------------------------- main

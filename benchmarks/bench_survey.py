@@ -29,21 +29,17 @@ Usage::
 """
 
 import argparse
-import os
-import platform
 import sys
 import time
 import warnings
 from collections import Counter
 
 import numpy as np
-import sklearn
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import KFold
 from sklearn.neighbors import kneighbors_graph
 
-import skmtl
 from skmtl.datasets import load_computer_survey
 from skmtl.linear import (
     ClusteredNorm,
@@ -54,6 +50,7 @@ from skmtl.linear import (
     MultiTaskRegressorCV,
     multitask_path,
 )
+from _common import print_environment, print_table
 
 LITERATURE = {"single-task": 2.381, "multi-task": (2.052, 2.072)}
 GOAL_RMSE = 2.05
@@ -181,17 +178,6 @@ def summarize(per_seed):
 
 
 # ------------------------------------------------------------------------ output
-def print_table(header, rows):
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    line = "  ".join(h.rjust(w) if i else h.ljust(w)
-                     for i, (h, w) in enumerate(zip(header, widths)))
-    print(line)
-    print("-" * len(line))
-    for r in rows:
-        print("  ".join(c.rjust(w) if i else c.ljust(w)
-                        for i, (c, w) in enumerate(zip(r, widths))))
-
-
 def report(rows, args, total_seconds):
     print(f"Computer survey (190 persons x 20 profiles): profiles 1-16 train, 17-20 test; "
           f"alpha by {args.folds}-fold leave-profiles-out path CV ({args.n_alphas} alphas) "
@@ -245,14 +231,6 @@ Protocol differences: the same calibration / validation profiles (1-16 / 17-20).
   by all persons), is tuned by leave-profiles-out CV inside the 16 training
   profiles; the papers' baselines and tuning are not documented in the data notes.""")
     print(f"\ntotal benchmark time {total_seconds:.1f}s")
-
-
-def print_environment():
-    print(f"python {sys.version.split()[0]} ({platform.platform()}), numpy "
-          f"{np.__version__}, sklearn {sklearn.__version__}, skmtl "
-          f"{getattr(skmtl, '__version__', '?')} ({os.path.dirname(skmtl.__file__)}), "
-          f"cpu_count {os.cpu_count()}, load avg "
-          f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}\n")
 
 
 # -------------------------------------------------------------------------- main
