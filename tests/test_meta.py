@@ -183,3 +183,54 @@ def test_verbose_prints_episodes(capsys):
     X, y = _clusters(n_classes=10)
     MetaLearnerClassifier(n_episodes=20, verbose=1, random_state=0).fit(X, y)
     assert "[skmtl] episode     20/20" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("algorithm", ["protonet", "maml", "anil"])
+def test_adaptation_on_a_large_support_set_runs_in_chunks(algorithm, monkeypatch):
+    """Above CHUNK rows adaptation accumulates over chunks, to the same result."""
+    from skmtl.meta import _algorithms
+
+    X, y = _clusters(n_classes=10, per_class=30)
+    meta = MetaLearnerClassifier(algorithm, n_episodes=8, random_state=0).fit(X, y)
+    whole = meta.adapt(X, y).predict_proba(X)
+    calls = []
+    real_forward = torch.nn.Sequential.forward
+
+    def counted(self, x):
+        calls.append(len(x))
+        return real_forward(self, x)
+
+    monkeypatch.setattr(_algorithms, "CHUNK", 64)
+    monkeypatch.setattr(torch.nn.Sequential, "forward", counted)
+    chunked = meta.adapt(X, y).predict_proba(X[:5])
+    assert max(calls[:-1]) <= 64  # no pass over all 300 rows while adapting
+    np.testing.assert_allclose(chunked, whole[:5], rtol=1e-4, atol=1e-6)
+
+
+def test_validation_fraction_holds_out_classes_and_reports_accuracy(capsys):
+    X, y = _clusters(n_classes=30)
+    meta = MetaLearnerClassifier(n_episodes=40, validation_fraction=0.3, verbose=1,
+                                 random_state=0).fit(X, y)
+    assert len(meta.validation_scores_) == 10
+    assert meta.validation_scores_[-1] > 0.5  # 5-way: chance is 0.2
+    assert "val acc" in capsys.readouterr().out
+    assert meta.classes_.size == 30  # held-out classes are still predicted after fit
+    with pytest.raises(ValueError, match="validation_fraction"):
+        MetaLearnerClassifier(validation_fraction=0.99).fit(X, y)
+
+
+def test_validation_classes_are_never_in_training_episodes(monkeypatch):
+    from skmtl.meta import _estimator
+
+    seen = []
+    real = _estimator.EpisodeSampler
+
+    class Spy(real):
+        def __init__(self, y, *args, **kwargs):
+            seen.append(np.unique(y).size)
+            super().__init__(y, *args, **kwargs)
+
+    monkeypatch.setattr(_estimator, "EpisodeSampler", Spy)
+    X, y = _clusters(n_classes=30)
+    MetaLearnerClassifier(n_episodes=4, validation_fraction=0.2, random_state=0).fit(X, y)
+    assert seen == [6, 24]  # the validation sampler, then the training sampler

@@ -16,6 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
+CHUNK = 1024  # rows a forward pass when adapting on a large support set
+
 
 class ProtoNet(nn.Module):
     """Prototypical networks (Snell et al. 2017).
@@ -43,7 +45,8 @@ class ProtoNet(nn.Module):
 
     def adapt(self, net, xs, ys, n_way):
         with torch.no_grad():
-            return self.prototypes(net(xs), ys, n_way)
+            emb = torch.cat([net(xs[i : i + CHUNK]) for i in range(0, len(xs), CHUNK)])
+            return self.prototypes(emb, ys, n_way)
 
     def logits(self, net, protos, xq):
         return self._logits(net(xq), protos)
@@ -90,19 +93,37 @@ class GradientBased(nn.Module):
                              requires_grad=True)
         head_b = torch.zeros(n_way, dtype=p0.dtype, device=p0.device, requires_grad=True)
         fast = {} if self.head_only else dict(net.named_parameters())
-        feats = net(xs) if self.head_only else None
+        feats = None
+        if self.head_only:
+            feats = net(xs) if create_graph else torch.cat(
+                [net(xs[i : i + CHUNK]).detach() for i in range(0, len(xs), CHUNK)])
+        names = list(fast)
         for _ in range(self.inner_steps if steps is None else steps):
-            emb = feats if self.head_only else functional_call(net, fast, (xs,))
-            loss = F.cross_entropy(emb @ head_w.T + head_b, ys)
-            names = list(fast)
-            grads = torch.autograd.grad(loss, [fast[k] for k in names] + [head_w, head_b],
-                                        create_graph=create_graph)
+            if create_graph or len(xs) <= CHUNK:
+                emb = feats if self.head_only else functional_call(net, fast, (xs,))
+                loss = F.cross_entropy(emb @ head_w.T + head_b, ys)
+                grads = torch.autograd.grad(loss, [fast[k] for k in names] + [head_w, head_b],
+                                            create_graph=create_graph)
+            else:  # a large support set (adaptation after fit): accumulate over chunks
+                grads = self._chunked_grads(net, fast, head_w, head_b, xs, ys, feats)
             if not create_graph:
                 grads = [g.detach() for g in grads]
             fast = {k: fast[k] - self._lr(k) * g for k, g in zip(names, grads)}
             head_w = head_w - self.head_lr * grads[-2]
             head_b = head_b - self.head_lr * grads[-1]
         return fast, head_w, head_b
+
+    def _chunked_grads(self, net, fast, head_w, head_b, xs, ys, feats):
+        wrt = [fast[k] for k in fast] + [head_w, head_b]
+        total = [torch.zeros_like(w) for w in wrt]
+        for i in range(0, len(xs), CHUNK):
+            emb = feats[i : i + CHUNK] if self.head_only else \
+                functional_call(net, fast, (xs[i : i + CHUNK],))
+            loss = F.cross_entropy(emb @ head_w.T + head_b, ys[i : i + CHUNK],
+                                   reduction="sum") / len(xs)
+            for t, g in zip(total, torch.autograd.grad(loss, wrt)):
+                t += g
+        return total
 
     def _forward(self, net, fast, x):
         return net(x) if self.head_only else functional_call(net, fast, (x,))

@@ -69,10 +69,16 @@ default="protonet"
         Inner steps at adaptation (``inner_steps`` when None).
     n_support : int, default=20
         Rows a class used as support for ``predict`` after ``fit``.
+    validation_fraction : float, default=0.0
+        Fraction of the classes (of the tasks, with ``tasks=``) held out of
+        meta-training; when positive, the mean accuracy over 20 fixed episodes on
+        them is measured ten times in fit (``validation_scores_``) and shown with
+        ``verbose``.
     random_state : int, RandomState instance or None, default=None
     device : str, default="auto"
     verbose : int, default=0
-        Print the episode count, loss and an episodic accuracy ten times in fit.
+        Print the episode count, the query loss and (with ``validation_fraction``)
+        the validation accuracy ten times in fit.
 
     Attributes
     ----------
@@ -83,6 +89,9 @@ default="protonet"
         Query loss of each meta-update.
     n_iter_ : int
         Episodes run.
+    validation_scores_ : list of float
+        Episodic accuracy on the held-out classes at each report (empty when
+        ``validation_fraction=0``).
 
     Examples
     --------
@@ -115,6 +124,7 @@ default="protonet"
         "inner_steps": [Interval(numbers.Integral, 1, None, closed="left")],
         "adapt_steps": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "n_support": [Interval(numbers.Integral, 1, None, closed="left")],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
         "random_state": ["random_state"],
         "device": [str],
         "verbose": ["verbose"],
@@ -125,7 +135,7 @@ default="protonet"
                  hidden_layer_sizes=(64, 64), n_way=5, k_shot=1, n_query=5,
                  n_episodes=1000, meta_batch_size=4, learning_rate=1e-3,
                  meta_optimizer="adam", inner_lr=0.4, inner_steps=1, adapt_steps=None,
-                 n_support=20, random_state=None, device="auto", verbose=0):
+                 n_support=20, validation_fraction=0.0, random_state=None, device="auto", verbose=0):
         for name, value in list(locals().items()):
             if name not in ("self", "__class__"):
                 setattr(self, name, value)
@@ -202,26 +212,63 @@ default="protonet"
                 net.eval()(torch.zeros((2,) + shape)).shape[1]
             net = net.train().to(self.device_)
             self.algorithm_ = _make_algorithm(self, net, width).to(self.device_)
-            self._meta_train(net, X, codes, tasks, seed)
+            train, val = self._split_validation(codes, tasks, seed)
+            self._meta_train(net, X, codes, tasks, seed, train, val)
         self.module_ = net
         self._input_shape = shape
         sup = self._support_rows(codes, seed)
         self.classifier_ = self._adapt(X[sup], y[sup])
         return self
 
-    def _meta_train(self, net, X, codes, tasks, seed):
-        sampler = EpisodeSampler(codes, self.n_way, self.k_shot, self.n_query,
-                                 groups=tasks, random_state=seed)
+    def _split_validation(self, codes, tasks, seed):
+        """Rows of meta-training, and the held-out episodes (fixed) for validation."""
+        if not self.validation_fraction:
+            return slice(None), []
+        units = codes if tasks is None else np.asarray(tasks)
+        names = np.unique(units)
+        n_val = int(round(self.validation_fraction * names.size))
+        rng = np.random.RandomState(seed)
+        held = np.isin(units, rng.choice(names, max(n_val, 1), replace=False))
+        if n_val < 1 or np.unique(codes[~held]).size < 2 or np.unique(codes[held]).size < 2:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} leaves too few classes "
+                f"on one side ({names.size} {'classes' if tasks is None else 'tasks'}).")
+        rows = np.flatnonzero(held)
+        sampler = EpisodeSampler(codes[rows], self.n_way, self.k_shot, self.n_query,
+                                 groups=None if tasks is None else units[rows],
+                                 random_state=rng)
+        episodes = []
+        for _ in range(20):
+            s, ys, q, yq = sampler.sample()
+            episodes.append((rows[s], ys, rows[q], yq))
+        return np.flatnonzero(~held), episodes
+
+    def _validation_accuracy(self, net, X, episodes):
+        correct = []
+        for s, ys, q, yq in episodes:
+            state = self.algorithm_.adapt(net, self._tensor(X[s]), self._tensor(ys),
+                                          int(ys.max()) + 1)
+            with torch.no_grad():
+                pred = self.algorithm_.logits(net, state, self._tensor(X[q])).argmax(1)
+            correct.append(float((pred.cpu().numpy() == yq).mean()))
+        return float(np.mean(correct))
+
+    def _meta_train(self, net, X, codes, tasks, seed, train, val):
+        groups = None if tasks is None else np.asarray(tasks)[train]
+        rows = np.arange(len(X))[train]
+        sampler = EpisodeSampler(codes[train], self.n_way, self.k_shot, self.n_query,
+                                 groups=groups, random_state=seed)
         params = list(net.parameters()) + list(self.algorithm_.parameters())
         opt = torch.optim.Adam(params, lr=self.learning_rate) \
             if self.meta_optimizer == "adam" else torch.optim.SGD(params, lr=self.learning_rate)
         n_updates = -(-self.n_episodes // self.meta_batch_size)
-        self.loss_curve_ = []
+        self.loss_curve_, self.validation_scores_ = [], []
         for update in range(1, n_updates + 1):
             opt.zero_grad(set_to_none=True)
             loss = 0.0
             for _ in range(self.meta_batch_size):
                 s, ys, q, yq = sampler.sample()
+                s, q = rows[s], rows[q]
                 loss += self.algorithm_.meta_backward(
                     net, self._tensor(X[s]), self._tensor(ys), self._tensor(X[q]),
                     self._tensor(yq), int(ys.max()) + 1)
@@ -230,10 +277,15 @@ default="protonet"
                     p.grad /= self.meta_batch_size
             opt.step()
             self.loss_curve_.append(loss / self.meta_batch_size)
-            if self.verbose and (update % max(1, n_updates // 10) == 0 or update == n_updates):
+            if update % max(1, n_updates // 10) and update != n_updates:
+                continue
+            if val:
+                self.validation_scores_.append(self._validation_accuracy(net, X, val))
+            if self.verbose:
+                shown = f"  val acc {self.validation_scores_[-1]:.3f}" if val else ""
                 print(f"[skmtl] episode {update * self.meta_batch_size:6d}/"
-                      f"{n_updates * self.meta_batch_size}  loss {self.loss_curve_[-1]:.4f}",
-                      flush=True)
+                      f"{n_updates * self.meta_batch_size}  loss {self.loss_curve_[-1]:.4f}"
+                      f"{shown}", flush=True)
         self.n_iter_ = n_updates * self.meta_batch_size
 
     def _support_rows(self, codes, seed):
