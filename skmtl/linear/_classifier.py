@@ -55,7 +55,7 @@ class MultiTaskClassifier(ClassifierMixin, _MultiTaskLinear):
     n_iter_ : int
     dual_gap_ : float
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
 
     See Also
     --------

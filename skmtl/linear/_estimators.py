@@ -305,7 +305,7 @@ class MultiTaskRegressor(RegressorMixin, _MultiTaskLinear):
     dual_gap_ : float
         Final duality gap (NaN for a graph penalty with ``ridge=0``).
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Defined when X has string feature names.
     coef_shared_, coef_specific_ : ndarray of shape (n_tasks, n_features)
         The two parts of the dirty model (``penalty="dirty"`` only).

@@ -40,7 +40,7 @@ class MetaLearnerClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    algorithm : {"protonet", "maml", "fomaml", "reptile", "anil", "metasgd"}, \\
+    algorithm : {"protonet", "maml", "fomaml", "reptile", "anil", "metasgd"}, \
 default="protonet"
         Prototypical networks; MAML (second order, through ``torch.func``); its
         first-order variant; Reptile; ANIL (inner loop on the head only);
