@@ -1,0 +1,93 @@
+"""Sphinx configuration of the skmtl documentation.
+
+Build with ``make doc`` from the repository root (it installs the ``docs`` extra
+into ``.venv``) or ``make -C doc html`` in an environment that has it.  Warnings
+are errors (``-W --keep-going`` in ``doc/Makefile``); the few tolerated ones are
+listed, each with its reason, under "Tolerated warnings" below.
+"""
+
+import os
+import warnings
+from datetime import date
+
+import skmtl
+
+project = "skmtl"
+author = "the skmtl developers"
+copyright = f"{date.today().year}, {author}"
+release = skmtl.__version__
+version = ".".join(release.split(".")[:2])
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    "numpydoc",
+    "sphinx_gallery.gen_gallery",
+    "myst_parser",
+]
+
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+root_doc = "index"
+templates_path = ["_templates"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "examples/GALLERY_HEADER.rst"]
+default_role = "literal"
+pygments_style = "sphinx"
+
+# -- API reference (autosummary + numpydoc) ------------------------------------------
+autosummary_generate = True
+autodoc_default_options = {"members": False, "inherited-members": False}
+autodoc_typehints = "none"
+numpydoc_show_class_members = False  # the class template lists the methods itself
+numpydoc_class_members_toctree = False
+
+# -- Gallery ---------------------------------------------------------------------------
+# The examples run during the build; they locate the shared Omniglot copy themselves
+# (see doc/examples/plot_omniglot_few_shot.py).  The torch examples use one thread so
+# that timings do not depend on what else runs on the machine.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+sphinx_gallery_conf = {
+    "examples_dirs": "examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "within_subsection_order": "FileNameSortKey",
+    "backreferences_dir": "generated/backreferences",
+    "doc_module": ("skmtl",),
+    "reference_url": {"skmtl": None},  # link the examples' code to the API pages
+    "show_memory": False,
+    "min_reported_time": 1,
+    "remove_config_comments": True,
+    # a broken example fails the build (and so CI), instead of a red thumbnail
+    "abort_on_example_error": False,
+    "only_warn_on_example_error": False,
+}
+
+# -- Markdown (the benchmark scoreboard is benchmarks/RESULTS.md) ----------------------
+myst_enable_extensions = ["dollarmath"]
+myst_heading_anchors = 3
+
+# -- HTML --------------------------------------------------------------------------------
+html_theme = "pydata_sphinx_theme"
+html_title = f"skmtl {release}"
+html_static_path = ["_static"]
+html_css_files = ["skmtl.css"]
+html_show_sourcelink = False
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+    "header_links_before_dropdown": 6,
+    "secondary_sidebar_items": ["page-toc", "sg_download_links", "sg_launcher_links"],
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version", "theme-version"],
+}
+html_sidebars = {
+    "index": [],
+    "getting_started": [],
+    "benchmarks": [],
+}
+
+# -- Tolerated warnings -------------------------------------------------------------------
+# Each entry: what it silences and why it cannot be fixed at its source.
+suppress_warnings = []
