@@ -140,10 +140,11 @@ def with_rotations(data, target, ids):
     return np.ascontiguousarray(Xr), np.concatenate([4 * y + k for k in range(4)])
 
 
-def run_algorithm(name, Xtr, ytr, Xte, yte, episodes, test_episodes, seed, verbose):
+def run_algorithm(name, Xtr, ytr, Xte, yte, episodes, test_episodes, seed, verbose,
+                  device="auto"):
     cfg = CONFIGS[name]
     meta = TimedMeta(backbone="conv4", n_episodes=episodes, n_support=1,
-                     adapt_steps=1 if cfg["adapt_steps"] else None,
+                     adapt_steps=1 if cfg["adapt_steps"] else None, device=device,
                      random_state=seed, verbose=verbose, **cfg["params"])
     t0 = time.perf_counter()
     meta.fit(Xtr, ytr)
@@ -213,7 +214,16 @@ def main(argv=None):
                              "single competing process slows conv4 down ~5x)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="'auto': the GPU where there is one")
+    parser.add_argument("--set", nargs="+", default=[], metavar="ALG.PARAM=VALUE",
+                        help="override an algorithm's estimator parameter, e.g. "
+                             "protonet.n_way=60 maml.meta_batch_size=32")
     args = parser.parse_args(argv)
+    for item in args.set:
+        key, value = item.split("=", 1)
+        alg, param = key.split(".", 1)
+        CONFIGS[alg]["params"][param] = type(CONFIGS[alg]["params"].get(param, 0.0))(
+            float(value)) if param != "meta_optimizer" else value
     if args.test_episodes is None:
         args.test_episodes = 10 if args.quick else 100
     if args.episodes is None:
@@ -237,6 +247,8 @@ def main(argv=None):
     print(f"python {sys.version.split()[0]}  torch {torch.__version__}  sklearn "
           f"{sklearn.__version__}  skmtl {skmtl.__version__}  {platform.machine()}  "
           f"cpu_count={os.cpu_count()}  torch threads={torch.get_num_threads()}  "
+          f"device={args.device}"
+          f"{' (' + torch.cuda.get_device_name() + ')' if torch.cuda.is_available() else ''}  "
           f"load avg {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     t0 = time.perf_counter()
     om = fetch_omniglot(path=args.path, download=False)
@@ -256,7 +268,7 @@ def main(argv=None):
     for name, n in zip(args.algorithms, episodes):
         print(f"meta-training {name} ({n} episodes) ...", flush=True)
         rows += run_algorithm(name, Xtr, ytr, Xte, yte, n, args.test_episodes, args.seed,
-                              args.verbose)
+                              args.verbose, args.device)
         r = rows[-1]
         print(f"  {name}: meta-training {r['train_time']:.0f}s, final adapt "
               f"{r['final_adapt_time']:.1f}s, last-20 query loss {r['final_loss']:.3f}",

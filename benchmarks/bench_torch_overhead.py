@@ -78,7 +78,7 @@ def ours_estimator(args, epochs):
         backend="torch", hidden_layer_sizes=args.hidden, activation="relu",
         batch_size=args.batch, max_epochs=epochs, learning_rate=1e-3, weight_decay=1e-4,
         early_stopping=False, tol=0.0, n_iter_no_change=10**9, loss_weighting="equal",
-        random_state=0, device="cpu", dtype="float32")
+        random_state=0, device=args.device, dtype="float32")
 
 
 class EpochTimer:
@@ -126,14 +126,14 @@ def hand_network(p, hidden, T):
 def hand_epoch(net, opt, Xt, yt, tt, T, batch, gen):
     net.train()
     n = Xt.shape[0]
-    perm = torch.randperm(n, generator=gen)
-    total, n_batches = torch.zeros(()), 0
+    perm = torch.randperm(n, generator=gen).to(Xt.device)
+    total, n_batches = torch.zeros((), device=Xt.device), 0
     for start in range(0, n, batch):
         idx = perm[start : start + batch]
         xb, yb, tb = Xt[idx], yt[idx], tt[idx]
         z = net(xb).gather(1, tb[:, None])[:, 0]
         sq = 0.5 * (z - yb) ** 2
-        num = torch.zeros(T).index_add_(0, tb, sq)
+        num = torch.zeros(T, device=xb.device).index_add_(0, tb, sq)
         cnt = torch.bincount(tb, minlength=T)
         present = cnt > 0
         loss = (num[present] / cnt[present]).sum()
@@ -151,10 +151,11 @@ class HandLoop:
     def __init__(self, args, X, y, tasks, T):
         torch.manual_seed(0)
         self.gen = torch.Generator().manual_seed(0)
-        self.Xt = torch.as_tensor(X, dtype=torch.float32)
-        self.yt = torch.as_tensor(y, dtype=torch.float32)
-        self.tt = torch.as_tensor(tasks, dtype=torch.long)
-        self.net = hand_network(X.shape[1], args.hidden, T)
+        dev = torch.device("cuda" if args.device == "cuda" else "cpu")
+        self.Xt = torch.as_tensor(X, dtype=torch.float32, device=dev)
+        self.yt = torch.as_tensor(y, dtype=torch.float32, device=dev)
+        self.tt = torch.as_tensor(tasks, dtype=torch.long, device=dev)
+        self.net = hand_network(X.shape[1], args.hidden, T).to(dev)
         self.opt = torch.optim.AdamW(self.net.parameters(), lr=1e-3, weight_decay=1e-4)
         self.T, self.batch = T, args.batch
 
@@ -401,6 +402,8 @@ def main(argv=None):
                         help="epochs of each in the alternated (paired) measurement")
     parser.add_argument("--threads", type=int, nargs="+", default=[1],
                         help="torch.set_num_threads values, one row each")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                        help="both loops' device (the data on it before timing)")
     parser.add_argument("--profile", action="store_true",
                         help="cProfile and per-stage breakdown of skmtl's loop")
     args = parser.parse_args(argv)
@@ -418,7 +421,8 @@ def main(argv=None):
     print(f"python {sys.version.split()[0]} ({platform.python_implementation()})  "
           f"torch {torch.__version__}  numpy {np.__version__}  sklearn "
           f"{sklearn.__version__}  skmtl {getattr(skmtl, '__version__', '?')}")
-    print(f"cpu_count={os.cpu_count()}  load avg {loadavg()}  float32, CPU, "
+    print(f"cpu_count={os.cpu_count()}  load avg {loadavg()}  float32, "
+          f"{args.device.upper()}, "
           f"AdamW(lr=1e-3, weight_decay=1e-4), ReLU MLP {args.hidden} + linear heads")
     X, y, tasks = make_data(args.n, args.p, args.tasks)
     rows = []

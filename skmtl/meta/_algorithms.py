@@ -2,7 +2,7 @@
 
 ``meta_backward(net, xs, ys, xq, yq, n_way)`` accumulates the meta-gradient of one
 episode into the ``.grad`` of the network (and of the algorithm's own meta-learned
-parameters) and returns the query loss; ``adapt(net, xs, ys, n_way)`` returns the
+parameters) and returns the query loss (a detached scalar tensor: no device sync); ``adapt(net, xs, ys, n_way)`` returns the
 task's adapted state (prototypes, or fast weights and head), leaving ``net``
 untouched, and ``logits(net, state, xq)`` scores queries with it.
 
@@ -41,7 +41,7 @@ class ProtoNet(nn.Module):
         protos = self.prototypes(emb[: len(xs)], ys, n_way)
         loss = F.cross_entropy(self._logits(emb[len(xs) :], protos), yq)
         loss.backward()
-        return float(loss.detach())
+        return loss.detach()
 
     def adapt(self, net, xs, ys, n_way):
         with torch.no_grad():
@@ -132,7 +132,7 @@ class GradientBased(nn.Module):
         fast, head_w, head_b = self._inner(net, xs, ys, n_way, not self.first_order)
         loss = F.cross_entropy(self._forward(net, fast, xq) @ head_w.T + head_b, yq)
         loss.backward()
-        return float(loss.detach())
+        return loss.detach()
 
     def adapt(self, net, xs, ys, n_way, steps=None):
         with torch.enable_grad():
@@ -162,4 +162,4 @@ class Reptile(GradientBased):
             step = p.detach() - fast[name].detach()
             p.grad = step if p.grad is None else p.grad + step
         with torch.no_grad():
-            return float(F.cross_entropy(self._forward(net, fast, x) @ head_w.T + head_b, y))
+            return F.cross_entropy(self._forward(net, fast, x) @ head_w.T + head_b, y)

@@ -261,6 +261,7 @@ default="protonet"
         params = list(net.parameters()) + list(self.algorithm_.parameters())
         opt = torch.optim.Adam(params, lr=self.learning_rate) \
             if self.meta_optimizer == "adam" else torch.optim.SGD(params, lr=self.learning_rate)
+        Xt = self._tensor(X)  # once (zero-copy on the CPU); episodes index it there
         n_updates = -(-self.n_episodes // self.meta_batch_size)
         self.loss_curve_, self.validation_scores_ = [], []
         for update in range(1, n_updates + 1):
@@ -268,15 +269,14 @@ default="protonet"
             loss = 0.0
             for _ in range(self.meta_batch_size):
                 s, ys, q, yq = sampler.sample()
-                s, q = rows[s], rows[q]
+                s, q = self._tensor(rows[s]), self._tensor(rows[q])
                 loss += self.algorithm_.meta_backward(
-                    net, self._tensor(X[s]), self._tensor(ys), self._tensor(X[q]),
-                    self._tensor(yq), int(ys.max()) + 1)
+                    net, Xt[s], self._tensor(ys), Xt[q], self._tensor(yq), int(ys.max()) + 1)
             for p in params:
                 if p.grad is not None:
                     p.grad /= self.meta_batch_size
             opt.step()
-            self.loss_curve_.append(loss / self.meta_batch_size)
+            self.loss_curve_.append(float(loss) / self.meta_batch_size)
             if update % max(1, n_updates // 10) and update != n_updates:
                 continue
             if val:
@@ -350,6 +350,13 @@ class AdaptedClassifier(ClassifierMixin):
 
     def __sklearn_tags__(self):
         return BaseEstimator.__sklearn_tags__(self)
+
+    def __getstate__(self):  # tensors travel on the CPU: loads on a machine without a GPU
+        state = dict(self.__dict__)
+        state["_net"] = copy.deepcopy(self._net).cpu()
+        state["_state"] = torch.utils._pytree.tree_map(
+            lambda v: v.detach().cpu() if isinstance(v, torch.Tensor) else v, self._state)
+        return state
 
     def predict_proba(self, X):
         X, _ = self._meta._inputs(X, reset=False)

@@ -8,6 +8,7 @@ whatever each task is), so tasks of different types train together.
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -23,7 +24,7 @@ class Pairs:
     target: np.ndarray  # (n_pairs,) value (regression) or class code
     weight: np.ndarray  # (n_pairs,) sample weight
 
-    @property
+    @cached_property
     def one_per_row(self):
         return self.ptr.size == self.task.size + 1 and bool(np.all(np.diff(self.ptr) == 1))
 

@@ -1,0 +1,99 @@
+"""GPU paths: run where a CUDA GPU is present, skipped (with the reason) elsewhere."""
+
+import os
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+from skmtl import MultiTaskClassifier, MultiTaskEstimator, MultiTaskRegressor  # noqa: E402
+from skmtl.meta import MetaLearnerClassifier  # noqa: E402
+
+NET = dict(backend="torch", hidden_layer_sizes=(32,), max_epochs=20, random_state=0,
+           learning_rate=1e-2)
+
+
+def _data(n_tasks=3, n=60, p=6, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n_tasks * n, p)
+    tasks = np.repeat(np.arange(n_tasks), n)
+    y = np.tanh(X[:, :3]).sum(1) * (1 + tasks) + 0.1 * rng.randn(len(X))
+    return X, y, tasks
+
+
+def _predict_without_gpu(blob, X, tasks=None):
+    """Unpickle and predict in a fresh process that cannot see the GPU."""
+    code = ("import pickle, sys, numpy as np, torch; assert not torch.cuda.is_available(); "
+            "est, X, tasks = pickle.loads(sys.stdin.buffer.read()); "
+            "out = est.predict(X) if tasks is None else est.predict(X, tasks=tasks); "
+            "sys.stdout.buffer.write(pickle.dumps(np.asarray(out)))")
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    run = subprocess.run([sys.executable, "-c", code], input=pickle.dumps((blob, X, tasks)),
+                         capture_output=True, env=env, check=True)
+    return pickle.loads(run.stdout)
+
+
+def test_auto_device_trains_on_the_gpu():
+    X, y, tasks = _data()
+    est = MultiTaskRegressor(**NET, device="auto").fit(X, y, tasks=tasks)
+    assert est.device_.type == "cuda"
+    assert next(est.module_.parameters()).is_cuda
+    assert est.score(X, y, tasks=tasks) > 0.5
+
+
+@pytest.mark.parametrize("make", [
+    lambda: MultiTaskRegressor(**NET, device="cuda"),
+    lambda: MultiTaskClassifier(**NET, device="cuda", loss_weighting="upgrad"),
+    lambda: MultiTaskEstimator(task_types={0: "classification", 1: "regression",
+                                           2: "regression"}, hidden_layer_sizes=(16,),
+                               max_epochs=10, random_state=0, device="cuda"),
+])
+def test_gpu_model_loads_and_predicts_on_a_cpu_only_machine(make):
+    X, y, tasks = _data()
+    est = make()
+    if isinstance(est, MultiTaskClassifier) or isinstance(est, MultiTaskEstimator):
+        y = np.where(tasks == 0, (y > 0).astype(float), y)
+        if isinstance(est, MultiTaskClassifier):
+            y = (y > np.median(y)).astype(int)
+    est.fit(X, y, tasks=tasks)
+    np.testing.assert_allclose(_predict_without_gpu(est, X, tasks), est.predict(X, tasks=tasks),
+                               rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("weighting", ["equal", "uncertainty", "dwa", "gradnorm", "pcgrad",
+                                       "mgda", "upgrad"])
+def test_every_loss_weighting_trains_on_the_gpu(weighting):
+    X, y, tasks = _data()
+    est = MultiTaskRegressor(**NET, device="cuda", loss_weighting=weighting)
+    est.fit(X, y, tasks=tasks)
+    assert np.isfinite(est.loss_curve_).all() and est.loss_curve_[-1] < est.loss_curve_[0]
+
+
+@pytest.mark.parametrize("penalty", ["l21", "trace", "graph"])
+def test_linear_problem_on_the_gpu_matches_the_numpy_backend(penalty):
+    X, y, tasks = _data(n=200)
+    ref = MultiTaskRegressor(penalty=penalty, alpha=0.01, tol=1e-10, max_iter=5000)
+    ref.fit(X, y, tasks=tasks)
+    gpu = MultiTaskRegressor(penalty=penalty, alpha=0.01, backend="torch", hidden_layer_sizes=(),
+                             device="cuda", dtype="float64", tol=1e-10, max_iter=5000)
+    gpu.fit(X, y, tasks=tasks)
+    np.testing.assert_allclose(gpu.coef_, ref.coef_, atol=1e-5)
+
+
+@pytest.mark.parametrize("algorithm", ["protonet", "maml", "anil", "metasgd", "reptile"])
+def test_meta_learner_on_the_gpu_loads_on_a_cpu_only_machine(algorithm):
+    rng = np.random.RandomState(0)
+    y = np.repeat(np.arange(12), 8)
+    X = 3 * rng.randn(12, 5)[y] + rng.randn(len(y), 5)
+    meta = MetaLearnerClassifier(algorithm, n_episodes=20, random_state=0, device="cuda")
+    meta.fit(X, y)
+    assert next(meta.module_.parameters()).is_cuda
+    assert meta.score(X, y) > 0.5
+    np.testing.assert_array_equal(_predict_without_gpu(meta, X), meta.predict(X))
+    clf = meta.adapt(X[::8], y[::8])
+    np.testing.assert_array_equal(_predict_without_gpu(clf, X), clf.predict(X))
