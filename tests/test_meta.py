@@ -234,3 +234,12 @@ def test_validation_classes_are_never_in_training_episodes(monkeypatch):
     X, y = _clusters(n_classes=30)
     MetaLearnerClassifier(n_episodes=4, validation_fraction=0.2, random_state=0).fit(X, y)
     assert seen == [6, 24]  # the validation sampler, then the training sampler
+
+
+def test_pickling_leaves_the_fitted_meta_learner_untouched():
+    X, y = _clusters(n_classes=10)
+    meta = MetaLearnerClassifier(n_episodes=4, random_state=0).fit(X, y)
+    module, device, clf = meta.module_, meta.device_, meta.classifier_
+    net = clf._net
+    pickle.dumps(meta)
+    assert meta.module_ is module and meta.device_ is device and clf._net is net

@@ -81,7 +81,7 @@ def test_uncertainty_weighting_learns_its_variances():
     y = np.where(tasks == 1, 10 * y, y)  # task 1 is ten times noisier in scale
     est = MultiTaskRegressor(**{**FAST, "max_epochs": 100}, batch_size=20,
                              loss_weighting="uncertainty").fit(X, y, tasks=tasks)
-    log_var = est._trainer.weighting.scalarizer.log_var.detach().numpy()
+    log_var = est._trainer.weighting.scalarizer.log_var.detach().cpu().numpy()
     assert log_var[1] > log_var[0] + 1.0
 
 
@@ -226,3 +226,12 @@ def test_linear_torch_classifier_reaches_the_numpy_solution(loss):
     dev = MultiTaskClassifier(**common, backend="torch", hidden_layer_sizes=(),
                               dtype="float64").fit(X, y, tasks=tasks)
     np.testing.assert_allclose(dev.coef_, ref.coef_, atol=1e-6)
+
+
+def test_pickling_leaves_the_fitted_estimator_untouched():
+    """__getstate__ must copy: the default state is the instance's own __dict__."""
+    X, y, tasks = _shared_representation(n_tasks=2)
+    est = MultiTaskRegressor(**FAST, warm_start=True).fit(X, y, tasks=tasks)
+    module, trainer = est.module_, est._trainer
+    pickle.dumps(est)
+    assert est.module_ is module and est._trainer is trainer

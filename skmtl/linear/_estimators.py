@@ -152,7 +152,7 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
         return [not self._classifier] * table.n_tasks
 
     def __getstate__(self):
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: the default is self.__dict__
         if "module_" in state:  # the weights travel on the CPU
             import copy
 

@@ -333,7 +333,7 @@ default="protonet"
         return self.classifier_.predict(X)
 
     def __getstate__(self):
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: the default is self.__dict__
         for key in ("module_", "algorithm_"):
             if key in state:
                 state[key] = copy.deepcopy(state[key]).cpu()
