@@ -166,10 +166,17 @@ def _split_long(X, y, tasks, sw):
             "X and tasks have inconsistent numbers of samples: "
             f"{X.shape[0]} and {tasks.shape[0]}."
         )
+    try:
+        labels, codes = np.unique(tasks, return_inverse=True)
+    except TypeError as exc:  # e.g. ints and strings, or None, in an object array
+        kinds = sorted({type(v).__name__ for v in tasks})
+        raise TypeError(
+            f"tasks mix labels of types {kinds} that cannot be sorted: give every task "
+            "label one type (all int or all str), with no None."
+        ) from exc
     keep = ~is_missing(y) & (sw > 0)
-    if not keep.all():
-        X, y, tasks, sw = X[keep], y[keep], tasks[keep], sw[keep]
-    labels, codes = np.unique(tasks, return_inverse=True)
+    if not keep.all():  # a task left with no row is reported below, not dropped
+        X, y, codes, sw = X[keep], y[keep], codes[keep], sw[keep]
     if np.any(codes[1:] < codes[:-1]):
         order = np.argsort(codes, kind="stable")
         X, y, codes, sw = X[order], y[order], codes[order], sw[order]
@@ -221,3 +228,26 @@ def take_rows(X, rows):
     if sp.issparse(X) and isinstance(rows, np.ndarray) and rows.dtype == bool:
         rows = np.flatnonzero(rows)
     return X[rows]
+
+
+def check_scale(A, name, dtype=np.float64, squared=True):
+    """Reject values so large that a model's arithmetic in ``dtype`` would overflow.
+
+    ``squared``: the values enter sums of squares (``X^T X``, the squared loss), so
+    they must stay below ``1e-8 * sqrt(max(dtype) / A.size)`` (the margin covers the
+    solvers' other products); otherwise they need only fit in ``dtype`` (a network's
+    input).  Past the bound the solvers would return NaN or inf, or fail deep inside
+    LAPACK, instead of saying why.
+    """
+    data = A.data if sp.issparse(A) else np.asarray(A)
+    if data.size == 0:
+        return
+    top = float(np.max(np.abs(data)))
+    big = float(np.finfo(dtype).max)
+    limit = 1e-8 * np.sqrt(big / data.size) if squared else big
+    if top > limit:
+        raise ValueError(
+            f"{name} has values as large as {top:.3g} in magnitude, beyond what this "
+            f"model's {np.dtype(dtype).name} arithmetic takes ({limit:.3g}): scale "
+            f"{name} (e.g. with StandardScaler)."
+        )

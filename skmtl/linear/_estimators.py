@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._tasks import split_tasks, take_rows
+from .._tasks import check_scale, split_tasks, take_rows
 from ..base import MultiTaskMixin
 from ..metrics import task_average
 from ._docs import _SHARED_DOC
@@ -34,6 +34,18 @@ class _Outputs:
     def __init__(self, Z):
         self.Z = Z
         self.shape = Z.shape
+
+
+def _network_outputs(est, X):
+    """The network's outputs for ``X``, refused when they overflow its dtype."""
+    from ..nn._backend import network_outputs
+
+    Z = network_outputs(est, X)
+    if not np.isfinite(Z).all():
+        raise ValueError(
+            f"The network's outputs overflow {est.dtype} on these rows of X: scale X "
+            "as in fit, or use dtype='float64'.")
+    return Z
 
 
 def _same_tasks(a, b):
@@ -166,7 +178,10 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
     def _tables(self, X, y, tasks, sample_weight, reset=True):
         """Validate the data, encode the targets and set the task bookkeeping."""
         X = validate_data(self, X, accept_sparse="csr", dtype=np.float64, reset=reset)
+        self._check_scale(X, "X")
         table = split_tasks(X, y, tasks, sample_weight, classifier=self._classifier)
+        if not self._classifier:  # the targets enter the squared loss
+            self._check_scale(np.concatenate(table.y), "y")
         targets, out_groups = self._encode_targets(table)
         sizes = [E.shape[1] for E in targets]
         self.tasks_ = table.labels
@@ -175,6 +190,12 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
         bounds = np.concatenate([[0], np.cumsum(sizes)])
         self._out_slices = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
         return table, targets, out_groups
+
+    def _check_scale(self, A, name):
+        """Values the backend's arithmetic takes: see :func:`check_scale`."""
+        network = self.backend == "torch" and not self._linear_torch()
+        dtype = np.float64 if self.backend == "numpy" else np.dtype(self.dtype)
+        check_scale(A, name, dtype, squared=not network)
 
     def _prepare(self, X, y, tasks, sample_weight, penalty):
         """Validate the data, set the task bookkeeping, and build the problem."""
@@ -254,21 +275,18 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
             return X.Z[:, s] if rows is None else X.Z[rows, s]
         Xt = X if rows is None else take_rows(X, rows)
         if getattr(self, "_uses_network", False):
-            from ..nn._backend import network_outputs
-
-            return network_outputs(self, Xt)[:, s]
+            return _network_outputs(self, Xt)[:, s]
         return np.asarray(Xt @ self.coef_[s].T) + self.intercept_[s]
 
     def _validate_predict(self, X, tasks):
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse="csr", dtype=np.float64, reset=False)
+        self._check_scale(X, "X")
         codes = self._task_codes(tasks, X.shape[0])
         if codes is not None:
             return X, codes
         if getattr(self, "_uses_network", False):  # every output at once
-            from ..nn._backend import network_outputs
-
-            return _Outputs(network_outputs(self, X)), codes
+            return _Outputs(_network_outputs(self, X)), codes
         return _Outputs(np.asarray(X @ self.coef_.T) + self.intercept_), codes
 
 

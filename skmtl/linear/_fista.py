@@ -58,6 +58,10 @@ def fista(datafit, penalty, alpha, V, b, *, max_iter=1000, tol=1e-4, verbose=0,
     coef = penalty.coef
     use_gap = penalty.has_dual and alpha > 0
     L = L0 = datafit.lipschitz() * penalty.lipschitz_factor
+    if not np.isfinite(L0):  # the backtracking below would never end
+        raise ValueError(
+            f"The curvature of the data-fit term is {L0}: the values of X (or y) "
+            "overflow this model's arithmetic; scale them (e.g. with StandardScaler).")
     shrink = not datafit.constant_curvature  # quadratic: L0 is already the curvature
     scale = datafit.tol_scale()
     x, bx = V, b

@@ -139,10 +139,13 @@ class TorchDesignFit:
         lam = 0.0
         for _ in range(n_iter):
             norm = np.sqrt(np.vdot(W, W) + (np.vdot(b, b) if b is not None else 0.0))
+            if not norm > 0:  # an all-zero X without intercept: no curvature
+                break
             W, b = W / norm, (b / norm if b is not None else None)
             Z = self.forward(W, b)
             Z = _State([Zb * S for (_, _, S, _, _), Zb in zip(self.blocks, Z.parts)])
-            W, b = self._backward(Z)
+            # norms in float64: the squares of float32 products overflow from |X| ~ 1e10
+            W, b = (None if a is None else a.astype(np.float64) for a in self._backward(Z))
             lam = np.sqrt(np.vdot(W, W) + (np.vdot(b, b) if b is not None else 0.0))
         return max(lam * self.curvature, 1e-12)
 
