@@ -156,7 +156,7 @@ def test_gpu_training_pickles_to_cpu():
 
 def test_pickle_round_trip_predicts_the_same_on_cpu():
     X, y, tasks = _shared_representation(n_tasks=2)
-    est = MultiTaskRegressor(**FAST).fit(X, y, tasks=tasks)
+    est = MultiTaskRegressor(**FAST, device="cpu").fit(X, y, tasks=tasks)
     again = pickle.loads(pickle.dumps(est))
     np.testing.assert_array_equal(again.predict(X, tasks=tasks), est.predict(X, tasks=tasks))
     assert next(again.module_.parameters()).device.type == "cpu"
