@@ -242,7 +242,7 @@ def check_scale(A, name, dtype=np.float64, squared=True):
     data = A.data if sp.issparse(A) else np.asarray(A)
     if data.size == 0:
         return
-    top = float(np.max(np.abs(data)))
+    top = max(float(data.max()), -float(data.min()))  # no |data| copy
     big = float(np.finfo(dtype).max)
     limit = 1e-8 * np.sqrt(big / data.size) if squared else big
     if top > limit:

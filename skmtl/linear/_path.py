@@ -208,8 +208,10 @@ class _CVMixin:
         if y is None:
             raise ValueError(
                 "This estimator requires y to be passed, but the target y is None.")
-        Xa = check_array(X, accept_sparse="csr", dtype=np.float64)
-        ya = check_array(y, ensure_2d=False, dtype=None, ensure_all_finite=False)
+        Xa = check_array(X, accept_sparse="csr", dtype=np.float64, input_name="X",
+                         estimator=self)
+        ya = check_array(y, ensure_2d=False, dtype=None, ensure_all_finite=False,
+                         input_name="y", estimator=self)
         ta = None if tasks is None else np.asarray(tasks)
         sw = None if sample_weight is None else np.asarray(sample_weight)
         grids = [_grid(clone(base)._prepare(Xa, ya, ta, sw, pen), self.alphas, self.eps)

@@ -5,6 +5,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils.multiclass import type_of_target
 
 from .._tasks import is_missing
+from ..linear._classifier import _task_name
 from ..linear._estimators import _MultiTaskLinear, _TORCH_PARAMS
 
 
@@ -98,7 +99,8 @@ class MultiTaskEstimator(_MultiTaskLinear):
                 continue
             classes, codes = np.unique(y, return_inverse=True)
             if classes.size < 2:
-                raise ValueError(f"Task {t} has one class ({classes[0]!r}); a "
+                raise ValueError(f"Task {_task_name(table, t)} has one class "
+                                 f"({classes[0]!r}); a "
                                  "classification task needs at least 2.")
             self._classes.append(classes)
             E = (codes == 1)[:, None] if classes.size == 2 \
