@@ -281,7 +281,9 @@ def _cv_doc(base_name, path_doc):
         A task-aware scorer, e.g. ``skmtl.metrics.make_task_scorer(roc_auc_score,
         response_method="predict_proba")`` (greater is better; its values are
         stored in the path attribute); ``None``: the default metric below.
-    Other parameters are those of :class:`{base_name}`.
+    {"loss, " if base_name == "MultiTaskClassifier" else ""}fit_intercept, solver, \
+precompute, max_iter, tol, verbose
+        As in :class:`~skmtl.{base_name}`.
 
     Attributes
     ----------
