@@ -6,7 +6,6 @@ are errors (``-W --keep-going`` in ``doc/Makefile``); the few tolerated ones are
 listed, each with its reason, under "Tolerated warnings" below.
 """
 
-import os
 import re
 from datetime import date
 
@@ -42,11 +41,9 @@ numpydoc_show_class_members = False  # the class template lists the methods itse
 numpydoc_class_members_toctree = False
 
 # -- Gallery ---------------------------------------------------------------------------
-# The examples run during the build; they locate the shared Omniglot copy themselves
-# (see doc/examples/plot_omniglot_few_shot.py).  The torch examples use one thread so
-# that timings do not depend on what else runs on the machine.
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-
+# The examples run during the build (about two minutes on two cores; the Omniglot
+# one reads the copy in ../shared/data/omniglot, see its local_omniglot()).  A
+# failing example fails the build.
 sphinx_gallery_conf = {
     "examples_dirs": "examples",
     "gallery_dirs": "auto_examples",
@@ -58,7 +55,8 @@ sphinx_gallery_conf = {
     "show_memory": False,
     "min_reported_time": 1,
     "remove_config_comments": True,
-    # a broken example fails the build (and so CI), instead of a red thumbnail
+    # run them all, then fail the build (and so CI) if any raised, rather than
+    # show a broken example's traceback on a red thumbnail
     "abort_on_example_error": False,
     "only_warn_on_example_error": False,
 }
@@ -88,7 +86,8 @@ html_sidebars = {
 }
 
 # -- Tolerated warnings -------------------------------------------------------------------
-# Each entry: what it silences and why it cannot be fixed at its source.
+# None: the build is warning-free with -W.  A warning that cannot be fixed at its
+# source goes here, each entry with what it silences and why.
 suppress_warnings = []
 
 
