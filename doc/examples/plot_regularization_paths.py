@@ -9,9 +9,9 @@ does: which features enter first, whether they enter for every task at once, how
 fast the tasks are pulled together.
 
 We draw twenty related regression tasks, 40 training rows each, that use the same
-5 of 20 features, with coefficients of rank 2 (two directions shared by all tasks), and plot for every
-penalty the norm of each feature's row of ``W`` (its coefficients across the tasks)
-against ``alpha``.
+5 of 20 features, with coefficients of rank 2 (two directions shared by all tasks),
+and plot for every penalty the norm of each feature's row of ``W`` (its
+coefficients across the tasks) against ``alpha``.
 """
 
 # %%
