@@ -68,8 +68,6 @@ myst_heading_anchors = 3
 # -- HTML --------------------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = f"skmtl {release}"
-html_static_path = ["_static"]
-html_css_files = ["skmtl.css"]
 html_show_sourcelink = False
 html_theme_options = {
     "navigation_with_keys": False,
