@@ -221,7 +221,8 @@ def stage_breakdown(args, X, y, tasks, T, repeats=5):
     """
     from skmtl.nn._backend import _codes_and_kinds, build_network, task_layout
     from skmtl.nn._data import batch_pairs, make_pairs, task_losses
-    from skmtl.nn._training import _batches, _pair_tensors, _to_device
+    from skmtl.nn._rows import RowSource
+    from skmtl.nn._training import _batches, _PairTensors
     from skmtl.nn._weighting import Equal
 
     est = ours_estimator(args, 1)
@@ -236,8 +237,9 @@ def stage_breakdown(args, X, y, tasks, T, repeats=5):
     Xt, yt = torch.as_tensor(Xf), torch.as_tensor(y, dtype=dt)
     tt = torch.as_tensor(tasks, dtype=torch.long)
     bt = [torch.as_tensor(b) for b in batches]
-    pre = [_pair_tensors(pairs, b, dev, dt) for b in batches]
-    xs = [_to_device(Xf, b, dev, dt) for b in batches]
+    src, ptens = RowSource(Xf, dev, dt), _PairTensors(pairs, dev, dt)
+    pre = [ptens.batch(b, torch.as_tensor(b)) for b in batches]
+    xs = [src.batch(b, torch.as_tensor(b)) for b in batches]
     Zs = [torch.randn(b.size, T, requires_grad=True) for b in batches]
     torch.manual_seed(0)
     net = build_network(est, Xf.shape[1], np.arange(T), T)
@@ -293,8 +295,8 @@ def stage_breakdown(args, X, y, tasks, T, repeats=5):
         losses.detach().cpu().numpy()[p]
 
     def ours_step(i):
-        local, task, target, weight = _pair_tensors(pairs, batches[i], dev, dt)
-        features, Z = net(_to_device(Xf, batches[i], dev, dt))
+        local, task, target, weight = ptens.batch(batches[i], bt[i])
+        features, Z = net(src.batch(batches[i], bt[i]))
         losses, present = task_losses(Z, local, task, target, weight, layout, T)
         bad = present & ~torch.isfinite(losses)
         bad.any()
@@ -320,12 +322,12 @@ def stage_breakdown(args, X, y, tasks, T, repeats=5):
         ("batch data: batch_pairs (numpy)", best(lambda i: batch_pairs(pairs, batches[i])),
          None),
         ("batch data: _pair_tensors (batch_pairs + 4 as_tensor)",
-         best(lambda i: _pair_tensors(pairs, batches[i], dev, dt)), None),
-        ("batch data: _to_device (numpy X[rows] + torch.tensor)",
-         best(lambda i: _to_device(Xf, batches[i], dev, dt)), None),
+         best(lambda i: ptens.batch(batches[i], bt[i])), None),
+        ("batch data: RowSource.batch (X resident, indexed)",
+         best(lambda i: src.batch(batches[i], bt[i])), None),
         ("batch data: total (hand: Xt[idx], yt[idx], tt[idx])",
-         best(lambda i: (_pair_tensors(pairs, batches[i], dev, dt),
-                         _to_device(Xf, batches[i], dev, dt))),
+         best(lambda i: (ptens.batch(batches[i], bt[i]),
+                         src.batch(batches[i], bt[i]))),
          best(lambda i: (Xt[bt[i]], yt[bt[i]], tt[bt[i]]))),
         ("loss forward, no grad (task_losses + sum)", ours_fwd, hand_fwd),
         ("loss forward + backward to Z", best(ours_loss_fb), best(hand_loss_fb)),

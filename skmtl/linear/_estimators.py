@@ -177,8 +177,7 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
 
     def _tables(self, X, y, tasks, sample_weight, reset=True):
         """Validate the data, encode the targets and set the task bookkeeping."""
-        X = validate_data(self, X, accept_sparse="csr", dtype=np.float64, reset=reset)
-        self._check_scale(X, "X")
+        X = self._check_X(X, reset)
         table = split_tasks(X, y, tasks, sample_weight, classifier=self._classifier)
         if not self._classifier:  # the targets enter the squared loss
             self._check_scale(np.concatenate(table.y), "y")
@@ -190,6 +189,27 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
         bounds = np.concatenate([[0], np.cumsum(sizes)])
         self._out_slices = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
         return table, targets, out_groups
+
+    def _check_X(self, X, reset):
+        """Validated X; a memmap or torch Dataset for a network stays on disk (lazy)."""
+        if self.backend == "torch" and not self._linear_torch():
+            from ..nn._rows import as_lazy, is_streamed
+
+            if is_streamed(X):  # streamed: each batch is checked when it is read
+                X = as_lazy(X)
+                if X.ndim != 2:
+                    raise ValueError(f"Expected 2D rows, got rows of shape {X.shape[1:]}.")
+                if reset:
+                    self.n_features_in_ = X.shape[1]
+                    self.__dict__.pop("feature_names_in_", None)
+                elif X.shape[1] != self.n_features_in_:
+                    raise ValueError(
+                        f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                        f"expecting {self.n_features_in_} features as input.")
+                return X
+        X = validate_data(self, X, accept_sparse="csr", dtype=np.float64, reset=reset)
+        self._check_scale(X, "X")
+        return X
 
     def _check_scale(self, A, name):
         """Values the backend's arithmetic takes: see :func:`check_scale`."""
@@ -280,8 +300,7 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
 
     def _validate_predict(self, X, tasks):
         check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse="csr", dtype=np.float64, reset=False)
-        self._check_scale(X, "X")
+        X = self._check_X(X, reset=False)
         codes = self._task_codes(tasks, X.shape[0])
         if codes is not None:
             return X, codes

@@ -13,6 +13,7 @@ from torch import nn
 
 from ._data import BINARY, MULTICLASS, REGRESSION, TaskLayout, make_pairs
 from ._modules import MMoE, SharedBottom, mlp, output_size
+from ._rows import LazyRows
 from ._training import Trainer
 from ._weighting import make_weighting
 
@@ -88,10 +89,7 @@ def fit_network(est, table, targets, regression, *, partial=False, resume=False)
     out_task = np.repeat(np.arange(len(targets)), [E.shape[1] for E in targets])
     device = resolve_device(est.device)
     dtype = DTYPES[est.dtype]
-    X = table.X
-    if hasattr(X, "toarray"):
-        X = X.toarray()  # mini-batches of dense rows
-    X = np.asarray(X, dtype=np.float32 if dtype == torch.float32 else np.float64)
+    X = table.X  # RowSource puts it on the device once, or streams it (memmap, Dataset)
     seed = np.random.RandomState(est.random_state).randint(np.iinfo(np.int32).max)
     rng = np.random.RandomState(seed)
     with torch.random.fork_rng(devices=[]):
@@ -138,6 +136,8 @@ def network_outputs(est, X, batch_size=4096):
     with torch.no_grad():
         for start in range(0, X.shape[0], batch_size):
             xb = torch.tensor(np.asarray(X[start : start + batch_size]),
-                                 dtype=param.dtype, device=param.device)
+                              dtype=param.dtype, device=param.device)
+            if isinstance(X, LazyRows) and not torch.isfinite(xb).all():
+                raise ValueError("Input X contains NaN or infinity.")
             out.append(net(xb)[1].double().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 0))

@@ -4,6 +4,7 @@ import numpy as np
 import torch
 
 from ._data import batch_index, task_losses
+from ._rows import RowSource
 
 
 def _batches(rows, batch_size, rng):
@@ -12,20 +13,18 @@ def _batches(rows, batch_size, rng):
         yield rows[start : start + batch_size]
 
 
-def _to_device(X, rows, device, dtype):
-    return torch.tensor(np.asarray(X[rows]), dtype=dtype, device=device)
-
-
-def evaluate(net, X, pairs, layout, n_tasks, rows, batch_size, device, dtype):
+def evaluate(net, source, pairs, layout, n_tasks, rows, batch_size):
     """Mean per-task losses over ``rows`` (no gradient), as a numpy array."""
+    device = source.device
     num = torch.zeros(n_tasks, dtype=torch.float64, device=device)
     den = torch.zeros(n_tasks, dtype=torch.float64, device=device)
     net.eval()
-    pt = _PairTensors(pairs, device, dtype)
+    pt = _PairTensors(pairs, device, source.dtype)
     with torch.no_grad():
         for b in _batches(rows, batch_size, None):
-            local, task, target, weight = pt.batch(b)
-            _, Z = net(_to_device(X, b, device, dtype))
+            b_t = source.rows(b)
+            local, task, target, weight = pt.batch(b, b_t)
+            _, Z = net(source.batch(b, b_t))
             losses, present = task_losses(Z, local, task, target, weight, layout, n_tasks)
             w = torch.zeros(n_tasks, dtype=torch.float64, device=device).index_add(
                 0, task, weight.double())
@@ -43,10 +42,14 @@ class _PairTensors:
         self.target = torch.as_tensor(pairs.target, dtype=dtype, device=device)
         self.weight = torch.as_tensor(pairs.weight, dtype=dtype, device=device)
 
-    def batch(self, rows):
-        local, offsets = batch_index(self.pairs, rows)
-        local = torch.as_tensor(local, device=self.device)
-        offsets = torch.as_tensor(offsets, device=self.device)
+    def batch(self, rows, rows_t):
+        if self.pairs.one_per_row:  # long format: the row index is the pair index
+            local = torch.arange(rows.size, device=self.device)
+            offsets = rows_t
+        else:
+            local, offsets = batch_index(self.pairs, rows)
+            local = torch.as_tensor(local, device=self.device)
+            offsets = torch.as_tensor(offsets, device=self.device)
         return local, self.task[offsets], self.target[offsets], self.weight[offsets]
 
 
@@ -70,17 +73,17 @@ class Trainer:
         train_rows = np.setdiff1d(np.arange(X.shape[0]), val_rows) \
             if val_rows is not None else np.arange(X.shape[0])
         best, best_state, stall = np.inf, None, 0
+        source = RowSource(X, self.device, self.dtype)
         for _ in range(max_epochs):
             self.epochs += 1
-            totals = self._epoch(X, pairs, layout, n_tasks, train_rows, batch_size, rng,
+            totals = self._epoch(source, pairs, layout, n_tasks, train_rows, batch_size, rng,
                                  task_names)
             self.task_loss_curve.append(totals)
             self.loss_curve.append(float(totals.sum()))
             self.weighting.end_epoch()
             monitored = self.loss_curve[-1]
             if val_rows is not None:
-                val = evaluate(self.net, X, pairs, layout, n_tasks, val_rows, batch_size,
-                               self.device, self.dtype)
+                val = evaluate(self.net, source, pairs, layout, n_tasks, val_rows, batch_size)
                 monitored = float(val.sum())
                 self.validation_scores.append(-monitored)
             if verbose:
@@ -100,7 +103,7 @@ class Trainer:
             self.net.load_state_dict(best_state)
         return self
 
-    def _epoch(self, X, pairs, layout, n_tasks, rows, batch_size, rng, task_names):
+    def _epoch(self, source, pairs, layout, n_tasks, rows, batch_size, rng, task_names):
         self.net.train()
         pt = _PairTensors(pairs, self.device, self.dtype)
         sums = torch.zeros(n_tasks, dtype=torch.float64, device=self.device)
@@ -109,10 +112,11 @@ class Trainer:
             if b.size < 2 and any(isinstance(m, torch.nn.BatchNorm1d)
                                   for m in self.net.modules()):
                 continue  # batch norm cannot train on a single row
-            local, task, target, weight = pt.batch(b)
+            b_t = source.rows(b)
+            local, task, target, weight = pt.batch(b, b_t)
             if task.numel() == 0:
                 continue
-            features, Z = self.net(_to_device(X, b, self.device, self.dtype))
+            features, Z = self.net(source.batch(b, b_t))
             losses, present = task_losses(Z, local, task, target, weight, layout, n_tasks)
             self.optimizer.zero_grad(set_to_none=True)
             self.weighting.backward(losses, present, features, self.shared)
