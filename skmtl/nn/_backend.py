@@ -6,6 +6,7 @@ predicts in batches.
 """
 
 import copy
+import os
 
 import numpy as np
 import torch
@@ -14,7 +15,7 @@ from torch import nn
 from ._data import BINARY, MULTICLASS, REGRESSION, TaskLayout, make_pairs
 from ._modules import MMoE, SharedBottom, mlp, output_size
 from ._rows import LazyRows
-from ._training import Trainer
+from ._training import Trainer, world
 from ._weighting import make_weighting
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -23,7 +24,10 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 def resolve_device(device):
     """``"auto"``: the GPU when there is one, else the CPU."""
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        # one GPU a process under torchrun: LOCAL_RANK picks it
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)) if world() else None)
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(
@@ -85,6 +89,10 @@ def fit_network(est, table, targets, regression, *, partial=False, resume=False)
     """
     if getattr(est, "loss", "logistic") != "logistic":
         raise ValueError("backend='torch' supports loss='logistic' only.")
+    if world() is not None and est.loss_weighting != "equal":
+        raise ValueError(
+            "Under torch.distributed only loss_weighting='equal' gives the one-process "
+            f"model (the processes' shares of a batch add up); got {est.loss_weighting!r}.")
     codes, kinds = _codes_and_kinds(targets, regression)
     out_task = np.repeat(np.arange(len(targets)), [E.shape[1] for E in targets])
     device = resolve_device(est.device)

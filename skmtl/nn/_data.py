@@ -104,14 +104,17 @@ def pair_losses(Z, local, task, target, layout):
     return loss
 
 
-def task_losses(Z, local, task, target, weight, layout, n_tasks):
+def task_losses(Z, local, task, target, weight, layout, n_tasks, den=None):
     """Weighted mean loss of each task over its pairs in the batch.
 
     Returns ``(losses, present)``: a (n_tasks,) tensor (zero for absent tasks) and
-    the mask of tasks with at least one pair in the batch.
+    the mask of tasks with at least one pair in the batch.  ``den``: each task's
+    total weight in the whole batch when ``Z`` holds only this process's share of
+    it (distributed training: the shares' losses then add up to the batch's).
     """
     loss = pair_losses(Z, local, task, target, layout)
     num = torch.zeros(n_tasks, dtype=Z.dtype, device=Z.device).index_add(0, task, weight * loss)
-    den = torch.zeros(n_tasks, dtype=Z.dtype, device=Z.device).index_add(0, task, weight)
+    if den is None:
+        den = torch.zeros(n_tasks, dtype=Z.dtype, device=Z.device).index_add(0, task, weight)
     present = den > 0
     return num / den.clamp_min(torch.finfo(Z.dtype).tiny), present

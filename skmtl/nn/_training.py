@@ -7,6 +7,32 @@ from ._data import batch_index, task_losses
 from ._rows import RowSource
 
 
+def world():
+    """``(rank, world size)`` inside an initialised ``torch.distributed`` group of
+    several processes (e.g. launched by ``torchrun``), else None."""
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        return dist.get_rank(), dist.get_world_size()
+    return None
+
+
+def _all_reduce(tensors):
+    """Sum ``tensors`` over the processes in place, in one flat call."""
+    flat = torch.cat([t.reshape(-1) for t in tensors])
+    torch.distributed.all_reduce(flat)
+    start = 0
+    for t in tensors:
+        t.copy_(flat[start : start + t.numel()].view_as(t))
+        start += t.numel()
+
+
+def _weights(pt, rows, rows_t, n_tasks):
+    """Each task's total weight in the batch ``rows``."""
+    _, task, _, weight = pt.batch(rows, rows_t)
+    return torch.zeros(n_tasks, dtype=weight.dtype, device=weight.device).index_add(
+        0, task, weight)
+
+
 def _batches(rows, batch_size, rng):
     rows = rows[rng.permutation(rows.size)] if rng is not None else rows
     for start in range(0, rows.size, batch_size):
@@ -20,6 +46,9 @@ def evaluate(net, source, pairs, layout, n_tasks, rows, batch_size):
     den = torch.zeros(n_tasks, dtype=torch.float64, device=device)
     net.eval()
     pt = _PairTensors(pairs, device, source.dtype)
+    shard = world()
+    if shard is not None:
+        rows = rows[shard[0] :: shard[1]]
     with torch.no_grad():
         for b in _batches(rows, batch_size, None):
             b_t = source.rows(b)
@@ -30,6 +59,8 @@ def evaluate(net, source, pairs, layout, n_tasks, rows, batch_size):
                 0, task, weight.double())
             num += losses.double() * w
             den += w
+    if shard is not None:
+        _all_reduce([num, den])
     return (num / den.clamp_min(1e-300)).cpu().numpy()
 
 
@@ -67,6 +98,10 @@ class Trainer:
         self.device, self.dtype = device, dtype
         self.loss_curve, self.task_loss_curve, self.validation_scores = [], [], []
         self.epochs = 0
+        self.world = world()
+        if self.world is not None:  # every process starts from rank 0's weights
+            for v in net.state_dict().values():
+                torch.distributed.broadcast(v, 0)
 
     def run(self, X, pairs, layout, n_tasks, *, max_epochs, batch_size, rng,
             val_rows=None, n_iter_no_change=10, tol=1e-4, verbose=0, task_names=None):
@@ -112,17 +147,30 @@ class Trainer:
             if b.size < 2 and any(isinstance(m, torch.nn.BatchNorm1d)
                                   for m in self.net.modules()):
                 continue  # batch norm cannot train on a single row
+            den = None
+            if self.world is not None:  # this process's share of the batch
+                den = _weights(pt, b, source.rows(b), n_tasks)
+                b = b[self.world[0] :: self.world[1]]
             b_t = source.rows(b)
             local, task, target, weight = pt.batch(b, b_t)
-            if task.numel() == 0:
+            if task.numel() == 0 and den is None:
                 continue
             features, Z = self.net(source.batch(b, b_t))
-            losses, present = task_losses(Z, local, task, target, weight, layout, n_tasks)
+            losses, present = task_losses(Z, local, task, target, weight, layout, n_tasks,
+                                          den)
             self.optimizer.zero_grad(set_to_none=True)
             self.weighting.backward(losses, present, features, self.shared)
+            if self.world is not None:  # the shares' gradients add up to the batch's
+                params = self.optimizer.param_groups[0]["params"]
+                for p in params:
+                    if p.grad is None:
+                        p.grad = torch.zeros_like(p)
+                _all_reduce([p.grad for p in params])
             self.optimizer.step()
             sums += torch.where(present, losses.detach(), 0.0).double()
             counts += present.double()
+        if self.world is not None:
+            _all_reduce([sums])
         means = (sums / counts.clamp_min(1)).cpu().numpy()
         bad = np.flatnonzero(~np.isfinite(means))  # checked once an epoch: no sync a batch
         if bad.size:
