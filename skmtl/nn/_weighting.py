@@ -35,7 +35,8 @@ class Weighting(nn.Module):
         self.combine(losses, present).backward()
 
     def combine(self, losses, present):
-        return losses[present].sum()
+        # torch.where, not losses[present]: a boolean index waits for the GPU each step
+        return torch.where(present, losses, 0.0).sum()
 
     def end_epoch(self):
         pass
