@@ -43,3 +43,26 @@ def test_multi_task_beats_single_task(penalty, single, structure):
     mtl = _best_score(penalty, train, val, test)
     stl = _best_score(single, train, val, test)
     assert mtl > stl + 0.1, (mtl, stl)
+
+
+def test_default_dirty_model_finds_shared_rows_and_exceptions():
+    """The default l1_ratio sits inside the range where both parts are used; from
+    1/2 on, a row of two equal entries is cheaper shared, and above 1/2 the
+    specific part is provably empty (the model is l21)."""
+    from skmtl.linear import Dirty
+
+    rng = np.random.RandomState(0)
+    T, p, n = 6, 30, 60
+    W = np.zeros((p, T))
+    W[:4] = rng.randn(4, T) + 2 * np.sign(rng.randn(4, T))  # shared by all tasks
+    pairs = np.arange(T) // 2
+    W[10 + pairs, np.arange(T)] = 4.0  # exceptions, each shared by two of the six tasks
+    X = rng.randn(n, p)
+    Y = X @ W + 0.1 * rng.randn(n, T)
+    est = MultiTaskRegressor(penalty="dirty", alpha=0.05, tol=1e-8).fit(X, Y)
+    shared = np.abs(est.coef_shared_).sum(axis=0) > 1e-8
+    specific = np.abs(est.coef_specific_) > 1e-8
+    assert shared[:4].all()
+    assert specific[np.arange(T), 10 + pairs].mean() >= 0.8
+    above = MultiTaskRegressor(penalty=Dirty(l1_ratio=0.6), alpha=0.05, tol=1e-8).fit(X, Y)
+    assert np.abs(above.coef_specific_).max() == 0

@@ -109,9 +109,9 @@ class Spec:
     def eta(self):
         return self.params.get("eta", 1.0)
 
-    @property
-    def l1_ratio(self):
-        return self.params.get("l1_ratio", 0.5)
+    def l1_ratio(self, m):
+        """m: outputs (columns of W); the default is 1 / (1 + m^(1/4))."""
+        return self.params.get("l1_ratio", 1 / (1 + m ** 0.25))
 
     def n_clusters(self, T):
         return min(self.params.get("n_clusters", 2), T)
@@ -129,7 +129,7 @@ class Spec:
         if k == "dirty":
             T = V.shape[1] // 2
             P, Q = V[:, :T], V[:, T:]
-            r = self.l1_ratio
+            r = self.l1_ratio(T)
             return (1 - r) * np.linalg.norm(P, axis=1).sum() + r * np.abs(Q).sum()
         W = V
         T = W.shape[1]
@@ -196,7 +196,7 @@ class Spec:
         """cvxpy variable V (as an expression), W = coef(V), Omega(V), constraints."""
         if self.kind == "dirty":
             P, Q = cp.Variable((p, T)), cp.Variable((p, T))
-            r = self.l1_ratio
+            r = self.l1_ratio(T)
             om = (1 - r) * cp.sum(cp.norm(P, 2, axis=1)) + r * cp.sum(cp.abs(Q))
             return cp.hstack([P, Q]), P + Q, om, []
         W = cp.Variable((p, T))
@@ -669,7 +669,7 @@ def _dual_norm(spec, G):
     if k == "trace":
         return np.linalg.svd(G, compute_uv=False).max()
     if k == "dirty":  # W -> min over P + Q = W of (1-r)|P|_21 + r|Q|_1
-        r = spec.l1_ratio
+        r = spec.l1_ratio(G.shape[1])
         return max(np.linalg.norm(G, axis=1).max() / (1 - r), np.abs(G).max() / r)
     raise AssertionError(k)
 

@@ -18,7 +18,6 @@ import numpy as np
 from matplotlib.colors import TwoSlopeNorm
 
 from skmtl import MultiTaskRegressorCV
-from skmtl.linear import Dirty
 
 rng = np.random.RandomState(0)
 n_features, n_tasks, n_train = 30, 16, 30
@@ -37,11 +36,11 @@ Y = X @ W_true + rng.randn(n_train, n_tasks)
 # and refits at the best ``alpha``.  ``l2`` and ``l1`` fit each task on its own
 # (independent ridge and lasso); ``l21``, ``trace`` and ``dirty`` share strength.
 #
-# The dirty model needs its ``l1_ratio`` below 1/2: at 1/2 (the default) an entry
-# costs the same in either part, the shared part is never more expensive, and the
-# model is exactly ``l21`` with half the ``alpha``.  Above ``1 / (1 + sqrt(T))`` a row
-# used by all ``T`` tasks is cheaper in the shared part; 0.3 sits between the two
-# for our 16 tasks.
+# The dirty model mixes its two parts only for ``l1_ratio`` between
+# ``1 / (1 + sqrt(T))`` and 1/2: from 1/2 on the shared part is never more expensive
+# (the model is ``l21``), below the lower end even a row used by all ``T`` tasks is
+# cheaper in the specific part (the model is ``l1``).  The default,
+# ``1 / (1 + T ** 0.25)``, is the geometric middle: 1/3 for our 16 tasks.
 
 penalties = {
     "l2": "independent ridge",
@@ -52,8 +51,7 @@ penalties = {
 }
 models = {}
 for penalty in penalties:
-    given = Dirty(l1_ratio=0.3) if penalty == "dirty" else penalty
-    models[penalty] = MultiTaskRegressorCV(penalty=given, alphas=30, cv=4,
+    models[penalty] = MultiTaskRegressorCV(penalty=penalty, alphas=30, cv=4,
                                            tol=1e-6).fit(X, Y)
 
 

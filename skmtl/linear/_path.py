@@ -261,7 +261,7 @@ def _cv_doc(base_name, path_doc):
     The path of ``alphas`` values from ``alpha_max`` down is fitted with warm
     starts on every fold; the alpha with the best mean validation score is refitted
     on all the data.  Give ``penalty`` a list (e.g. ``[Dirty(l1_ratio=r) for r in
-    (0.2, 0.5, 0.8)]``) to choose the penalty's own parameter too.
+    (0.2, 0.3, 0.4)]``) to choose the penalty's own parameter too.
 
     Parameters
     ----------

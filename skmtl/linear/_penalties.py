@@ -14,6 +14,7 @@ couple tasks through a task structure (graph, mean, clusters) are in
 ``_coupling.py``.
 """
 
+import copy
 import numbers
 
 import numpy as np
@@ -149,20 +150,33 @@ class Dirty(Penalty):
     ``P`` holds features shared by all tasks (group lasso on rows), ``Q`` the
     task-specific ones (lasso).  The fitted estimator exposes both.
 
+    Only ``r`` strictly between :math:`1 / (1 + \sqrt{m})` and :math:`1/2` (``m``
+    outputs, one a task for regression) mixes the two parts: at ``r >= 1/2`` a row
+    never costs less in ``Q`` (its l2 norm is at most its l1 norm), so ``Q`` stays
+    zero and the model is ``"l21"``; below :math:`1 / (1 + \sqrt{m})` even a row
+    shared by every task is cheaper in ``Q`` and the model is ``"l1"``.
+
     Parameters
     ----------
-    l1_ratio : float, default=0.5
-        ``r`` in (0, 1): the weight of the elementwise part.
+    l1_ratio : float, default=None
+        ``r`` in (0, 1): the weight of the elementwise part.  None: the geometric
+        middle of the mixing range, :math:`r = 1 / (1 + m^{1/4})`.
     """
 
     is_norm = True
     lipschitz_factor = 2.0
     _parameter_constraints = {
-        "l1_ratio": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "l1_ratio": [Interval(numbers.Real, 0, 1, closed="neither"), None],
     }
 
-    def __init__(self, l1_ratio=0.5):
+    def __init__(self, l1_ratio=None):
         self.l1_ratio = l1_ratio
+
+    def bind(self, out_task, out_group):
+        bound = copy.copy(self)
+        bound.ratio_ = self.l1_ratio if self.l1_ratio is not None else \
+            1.0 / (1.0 + len(out_task) ** 0.25)
+        return bound
 
     def _split(self, V):
         m = V.shape[1] // 2
@@ -180,14 +194,14 @@ class Dirty(Penalty):
 
     def value(self, V):
         P, Q = self._split(V)
-        r = self.l1_ratio
+        r = self.ratio_
         return (1 - r) * _row_norms(P).sum() + r * np.abs(Q).sum()
 
     def prox(self, V, step):
         P, Q = self._split(V)
-        r = self.l1_ratio
+        r = self.ratio_
         return np.hstack([_group_shrink(P, step * (1 - r)), _soft(Q, step * r)])
 
     def dual_norm(self, G):
-        r = self.l1_ratio
+        r = self.ratio_
         return max(_row_norms(G).max(initial=0.0) / (1 - r), np.abs(G).max(initial=0.0) / r)
