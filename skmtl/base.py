@@ -38,7 +38,9 @@ class MultiTaskMixin:
         if tasks is None:
             raise ValueError(
                 "This model was fit with tasks= (long format): pass tasks= to "
-                "predict/score too, one task label per row."
+                "predict/score too, one task label per row.  In GridSearchCV or "
+                "cross_validate, a named scorer such as scoring='r2' never passes "
+                "tasks to predict: use skmtl.metrics.make_task_scorer."
             )
         return encode_tasks(self.tasks_, tasks, n_samples)
 

@@ -343,7 +343,18 @@ default="protonet"
 
 
 class AdaptedClassifier(ClassifierMixin):
-    """A fitted classifier for one task, made by :meth:`MetaLearnerClassifier.adapt`."""
+    """A fitted classifier for one task, made by :meth:`MetaLearnerClassifier.adapt`.
+
+    It holds the task's adapted state (prototypes, or fast weights and a head) next
+    to a copy of the meta-learned network; the meta-learner itself is untouched.
+    It is already fitted and is not meant to be cloned or refitted: adapt the
+    meta-learner again for another support set.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        The labels of the support set, sorted.
+    """
 
     def __init__(self, meta, net, state, classes):
         self._meta, self._net, self._state, self.classes_ = meta, net, state, classes
@@ -359,6 +370,16 @@ class AdaptedClassifier(ClassifierMixin):
         return state
 
     def predict_proba(self, X):
+        """Probabilities of the task's classes, in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
         X, _ = self._meta._inputs(X, reset=False)
         out = []
         with torch.no_grad():
@@ -369,4 +390,5 @@ class AdaptedClassifier(ClassifierMixin):
         return np.concatenate(out)
 
     def predict(self, X):
+        """The most probable of the task's classes for each row of ``X``."""
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
