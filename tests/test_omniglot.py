@@ -50,3 +50,21 @@ def test_archive_conversion_places_each_drawing():
     images = _omniglot._convert_zip(io.BytesIO(buffer.getvalue()), "images_evaluation")
     assert images.shape == (2, 20, 105, 105)
     assert not images[0, 0].any() and images[1, 19].all()
+
+
+def test_resize_works_a_chunk_at_a_time_and_matches_the_whole(monkeypatch):
+    """The float32 copy of all full-size images (1.4 GB) is never made."""
+    import torch
+
+    rng = np.random.RandomState(0)
+    images = rng.rand(70, 105, 105) < 0.1
+    whole = torch.nn.functional.interpolate(
+        torch.as_tensor(~images, dtype=torch.float32)[:, None], size=(28, 28),
+        mode="area").numpy()
+    sizes = []
+    real = torch.nn.functional.interpolate
+    monkeypatch.setattr(torch.nn.functional, "interpolate",
+                        lambda x, **kw: sizes.append(len(x)) or real(x, **kw))
+    out = _omniglot._resize(images, 28, chunk=32)
+    assert sizes == [32, 32, 6]
+    np.testing.assert_array_equal(out, whole)
