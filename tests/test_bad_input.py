@@ -357,3 +357,15 @@ def test_bad_input(check, name):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The solver did not converge")
         check(name)
+
+
+@pytest.mark.parametrize("name", ["reg-torch", "clf-torch", "mixed"])
+def test_network_outputs_that_overflow_are_an_error(name):
+    """Outputs past float32 are refused at predict, not returned as inf or NaN."""
+    est = _fit(name)
+    with torch.no_grad():  # a network whose outputs reach 1e38 on X of scale 1e30
+        for param in est.module_.parameters():
+            param.mul_(1e6)
+    with pytest.raises(ValueError, match="The network's outputs overflow float32"):
+        _predict(name, est, X=X * 1e30)
+    assert np.isfinite(np.asarray(_predict(name, est), dtype=float)).all()
