@@ -366,7 +366,7 @@ META = ["protonet", "fomaml", "reptile", "anil", "metasgd"]
 def _outputs(est, X, tasks):
     if isinstance(est, MetaLearnerClassifier):
         return [est.predict_proba(X)]
-    if hasattr(est, "predict_proba"):
+    if isinstance(est, MultiTaskClassifier):
         return [est.predict_proba(X, tasks=tasks)]
     return [np.asarray(est.predict(X, tasks=tasks), dtype=float)]
 
