@@ -199,6 +199,27 @@ def test_mixed_task_types_in_one_network():
     r2 = r2_score(spend[300:], pred[300:].astype(float))
     assert acc > 0.9 and r2 > 0.8
     assert model.score(X, y, tasks=tasks) == pytest.approx((acc + r2) / 2)
+    from sklearn.metrics import roc_auc_score
+
+    proba = model.predict_proba(X[:300], tasks=tasks[:300])  # rows of the classification task
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert roc_auc_score(buy[:300] == "yes", proba[:, 1]) > 0.95  # classes ["no", "yes"]
+    assert (proba.argmax(axis=1) == (pred[:300] == "yes")).all()
+    with pytest.raises(ValueError, match="regression task 'spend' have no class"):
+        model.predict_proba(X, tasks=tasks)
+
+
+def test_mixed_model_probabilities_in_wide_format():
+    rng = np.random.RandomState(0)
+    X = rng.randn(300, 4)
+    Y = np.column_stack([X[:, 0] > 0, X[:, 1], np.digitize(X[:, 2], [-0.5, 0.5])])
+    model = MultiTaskEstimator(task_types=["classification", "regression", "classification"],
+                               hidden_layer_sizes=(16,), max_epochs=30, random_state=0,
+                               learning_rate=1e-2).fit(X, Y)
+    proba = model.predict_proba(X)
+    assert proba[1] is None and proba[0].shape == (300, 2) and proba[2].shape == (300, 3)
+    np.testing.assert_allclose(proba[2].sum(axis=1), 1.0)
+    assert (model.classes_[2][proba[2].argmax(axis=1)] == model.predict(X)[:, 2]).all()
 
 
 @pytest.mark.parametrize("penalty", ["l21", "trace", "mean", "dirty", "cluster"])

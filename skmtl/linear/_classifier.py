@@ -13,6 +13,16 @@ from ._estimators import _SHARED_DOC, _MultiTaskLinear, _is_torch, _set_torch_pa
 from ._losses import LOSSES
 
 
+def class_scores(Z, proba):
+    """Per-class scores from a task's outputs ``Z``: decisions or probabilities."""
+    if Z.shape[1] == 1:
+        if proba:
+            p = 0.5 * (1.0 + np.tanh(0.5 * Z))
+            return np.hstack([1.0 - p, p])
+        return np.hstack([np.zeros_like(Z), Z])
+    return softmax(Z, copy=False) if proba else Z
+
+
 def _task_name(table, t):
     if table.labels is not None:
         return repr(table.labels[t].item() if hasattr(table.labels[t], "item") else table.labels[t])
@@ -143,13 +153,7 @@ class MultiTaskClassifier(ClassifierMixin, _MultiTaskLinear):
 
     def _scores(self, X, t, rows, proba):
         """Per-class scores of task ``t``: decisions or probabilities, (n, K_t)."""
-        Z = self._decision(X, t, rows)
-        if Z.shape[1] == 1:
-            if proba:
-                p = 0.5 * (1.0 + np.tanh(0.5 * Z))
-                return np.hstack([1.0 - p, p])
-            return np.hstack([np.zeros_like(Z), Z])
-        return softmax(Z, copy=False) if proba else Z
+        return class_scores(self._decision(X, t, rows), proba)
 
     def _collect(self, X, tasks, proba, fill):
         X, codes = self._validate_predict(X, tasks)

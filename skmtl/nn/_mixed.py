@@ -2,10 +2,11 @@
 
 import numpy as np
 from sklearn.metrics import accuracy_score, r2_score
+from sklearn.utils import ClassifierTags
 from sklearn.utils.multiclass import type_of_target
 
 from .._tasks import is_missing
-from ..linear._classifier import _task_name
+from ..linear._classifier import _task_name, class_scores
 from ..linear._estimators import _MultiTaskLinear, _TORCH_PARAMS
 
 
@@ -76,6 +77,12 @@ class MultiTaskEstimator(_MultiTaskLinear):
             if name not in ("self", "task_types", "__class__"):
                 setattr(self, name, value)
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # neither a classifier nor a regressor, but its predict_proba is a classifier's
+        tags.classifier_tags = ClassifierTags()
+        return tags
+
     def _type_of(self, table, t, y):
         if self.task_types is not None:
             key = t if table.labels is None else table.labels[t]
@@ -134,6 +141,38 @@ class MultiTaskEstimator(_MultiTaskLinear):
         if codes is not None:
             return out
         return out[0] if self._squeeze else np.column_stack(out)
+
+    def predict_proba(self, X, tasks=None):
+        """Class probabilities of the classification tasks.
+
+        Returns
+        -------
+        proba : list or ndarray
+            Wide format: one (n_samples, n_classes_t) array per task over its
+            ``classes_[t]``, ``None`` for a regression task.  Long format (every
+            row of a classification task): (n_samples, n_classes) over the union
+            of those tasks' classes, zero for a class its row's task lacks.
+        """
+        X, codes = self._validate_predict(X, tasks)
+        if codes is None:
+            out = [None if self._classes[t] is None else
+                   class_scores(self._decision(X, t, None), True)
+                   for t in range(self.n_tasks_)]
+            return out[0] if self._squeeze else out
+        regression = [self.tasks_[t].item() if hasattr(self.tasks_[t], "item") else self.tasks_[t]
+                      for t in np.unique(codes) if self._classes[t] is None]
+        if regression:
+            raise ValueError(f"Rows of regression task {regression[0]!r} have no class "
+                             "probabilities; pass rows of classification tasks only.")
+        union = np.unique(np.concatenate([self._classes[t] for t in np.unique(codes)]))
+
+        def per_task(t, rows):
+            scores = class_scores(self._decision(X, t, rows), True)
+            full = np.zeros((scores.shape[0], union.size))
+            full[:, np.searchsorted(union, self._classes[t])] = scores
+            return full
+
+        return self._assemble(per_task, codes, X.shape[0])
 
     def score(self, X, y, tasks=None, sample_weight=None):
         """Mean over tasks of the accuracy (classification) or R^2 (regression)."""
