@@ -119,3 +119,20 @@ def test_classifier_cv_takes_a_task_aware_scorer_for_rare_positives():
     k = np.argmax(clf.scores_path_.mean(axis=1))
     assert clf.alpha_ == clf.alphas_[k]
     assert clf.score(X, y, tasks=tasks) > 0.9
+
+
+def test_cv_reports_fold_fits_that_did_not_converge_once():
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from skmtl import MultiTaskRegressorCV
+
+    rng = np.random.RandomState(0)
+    X, Y = rng.randn(60, 8), rng.randn(60, 3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        MultiTaskRegressorCV(penalty="trace", alphas=4, cv=3, max_iter=2, tol=1e-12).fit(X, Y)
+    summary = [w for w in caught if "in cross-validation" in str(w.message)]
+    assert len(summary) == 1 and issubclass(summary[0].category, ConvergenceWarning)
+    assert str(summary[0].message).startswith("12 of 12 path fits")

@@ -163,14 +163,18 @@ class _Scored:
 def _fold_path(base, metric, X, y, tasks, sw, penalty, alphas, train, test):
     """Validation scores along the path fitted on one fold's training rows."""
     est = clone(base)
-    scores = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    scores, not_converged = [], 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
         for _ in _iter_path(est, _take(X, train), _take(y, train), _take(tasks, train),
                             _take(sw, train), penalty, alphas):
             scores.append(metric(est, _take(X, test), _take(y, test),
                                  _take(tasks, test), _take(sw, test)))
-    return np.array(scores)
+            not_converged += any(issubclass(w.category, ConvergenceWarning) for w in caught)
+            caught.clear()
+    for w in caught:  # anything else goes on to the caller
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return np.array(scores), not_converged
 
 
 class _CVMixin:
@@ -226,7 +230,15 @@ class _CVMixin:
                                 grids[k], train, test)
             for k, train, test in jobs
         )
-        path = np.array(results).reshape(len(penalties), len(splits), -1)
+        not_converged = sum(n for _, n in results)
+        if not_converged:  # one warning for the whole search, not one a fit
+            warnings.warn(
+                f"{not_converged} of {sum(len(g) for g in grids) * len(splits)} path fits "
+                "in cross-validation stopped at max_iter before reaching tol; their "
+                "validation scores may be off.  Increase max_iter or tol, or use "
+                "larger alphas (eps).", ConvergenceWarning)
+        path = np.array([scores for scores, _ in results]).reshape(
+            len(penalties), len(splits), -1)
         path = path.transpose(0, 2, 1)  # (n_penalties, n_alphas, n_folds)
         mean = path.mean(axis=2)
         k, j = np.unravel_index(
