@@ -196,15 +196,12 @@ def test_constant_targets_converge(penalty):
     np.testing.assert_allclose(est.predict(X, tasks=tasks), 0.1)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "with the intercept a FISTA variable (DesignFit: always for the classification "
-    "losses, for the squared loss when no Gram matrix is used), _fista stops on the "
-    "gap with b held fixed plus "
-    "|grad_b|^2 / L <= tol * scale, which bounds neither the joint suboptimality "
-    "nor the error: on uncentred X it stops early without a ConvergenceWarning"),
-    raises=AssertionError)
+@pytest.mark.parametrize("torch_linear", [False, True])
 @pytest.mark.parametrize("classifier", [False, True])
-def test_the_default_tol_is_reached_on_uncentred_X(classifier):
+def test_the_default_tol_is_reached_on_uncentred_X(classifier, torch_linear):
+    """With the intercept a FISTA variable (always for the classification losses,
+    for the squared loss without a Gram matrix), the gap is taken at the best
+    intercept: it bounds the joint suboptimality even on uncentred X."""
     rng = np.random.RandomState(0)
     X, tasks = rng.randn(500, 10) + 3.0, np.repeat(np.arange(5), 100)
     y = X @ rng.randn(10) + 10 + rng.randn(500)
@@ -215,7 +212,12 @@ def test_the_default_tol_is_reached_on_uncentred_X(classifier):
         Est, out, err = MultiTaskRegressor, "predict", 0.02 * y.std()
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        default = Est(penalty="l2", alpha=0.01, precompute=False).fit(X, y, tasks=tasks)
+        backend = dict(backend="torch", hidden_layer_sizes=(), dtype="float64",
+                       device="cpu") if torch_linear else {}
+        if torch_linear:
+            pytest.importorskip("torch")
+        default = Est(penalty="l2", alpha=0.01, precompute=False, **backend).fit(
+            X, y, tasks=tasks)
         exact = Est(penalty="l2", alpha=0.01, tol=1e-12, max_iter=100_000).fit(
             X, y, tasks=tasks)
     np.testing.assert_allclose(getattr(default, out)(X, tasks=tasks),

@@ -9,7 +9,10 @@ Both expose the same narrow interface to the solvers:
 * ``value(W, b, state)``, ``gradient(W, b, state) -> (grad_W, grad_b or None)``;
 * ``conjugate(W, b, state, s)``: the Fenchel conjugate at ``gradient / s``, which
   gives the duality gap of a norm penalty;
-* ``lipschitz()`` and ``tol_scale()`` (the scale the tolerance is relative to).
+* ``lipschitz()`` and ``tol_scale()`` (the scale the tolerance is relative to);
+* with an intercept in the state (data space), ``intercept_newton(state)`` (the
+  intercept's gradient and diagonal curvature, per output) and ``shift(state,
+  delta)``: the solvers minimise over the intercept with ``W`` fixed before a gap.
 """
 
 from dataclasses import dataclass
@@ -69,6 +72,19 @@ class DesignFit:
             Rb[...] = self.loss.gradient(Zb, blk.Y, blk.S, blk.seg)
         return R
 
+    def intercept_newton(self, Z):
+        g, h = np.zeros(self.shape[1]), np.zeros(self.shape[1])
+        for (blk, Zb), (_, Rb) in zip(self._views(Z), self._views(self._residual_gradient(Z))):
+            g[blk.cols] += Rb.sum(axis=0)
+            h[blk.cols] += intercept_curvature(self.loss.name, Rb, blk.Y, blk.S).sum(axis=0)
+        return g, h
+
+    def shift(self, Z, delta):
+        Z = Z.copy()
+        for blk, Zb in self._views(Z):
+            Zb += delta[blk.cols]
+        return Z
+
     def value(self, W, b, Z):
         return sum(self.loss.value(Zb, blk.Y, blk.S, blk.seg) for blk, Zb in self._views(Z))
 
@@ -110,6 +126,16 @@ class DesignFit:
         b = np.zeros(self.shape[1]) if self.fit_intercept else None
         W = np.zeros(self.shape)
         return max(self.value(W, b, self.forward(W, b)), 1e-300)
+
+
+def intercept_curvature(name, R, Y, S):
+    """Diagonal curvature of the loss in each prediction, from its gradient ``R``."""
+    if name == "squared":
+        return S
+    if name == "squared_hinge":
+        return S * (R != 0)
+    P = np.clip(np.divide(R, S, out=np.zeros_like(R), where=S > 0) + Y, 0.0, 1.0)
+    return S * P * (1.0 - P)  # logistic; the multinomial's diagonal
 
 
 def _weighted_gram(X, w):

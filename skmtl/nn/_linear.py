@@ -120,6 +120,25 @@ class TorchDesignFit:
         return _State([self.loss.gradient(Zb, Y, S, seg)
                        for (_, Y, S, _, seg), Zb in zip(self.blocks, Z.parts)])
 
+    def intercept_newton(self, Z):
+        g = torch.zeros(self.shape[1], dtype=self.dtype, device=self.device)
+        h = torch.zeros_like(g)
+        for (_, Y, S, cols, _), Rb in zip(self.blocks, self._residual(Z).parts):
+            g[cols] += Rb.sum(0)
+            if self.loss.name == "squared":
+                curv = S
+            elif self.loss.name == "squared_hinge":
+                curv = S * (Rb != 0)
+            else:
+                P = (torch.where(S > 0, Rb / torch.where(S > 0, S, 1.0), 0.0) + Y).clamp(0, 1)
+                curv = S * P * (1 - P)
+            h[cols] += curv.sum(0)
+        return g.cpu().numpy(), h.cpu().numpy()
+
+    def shift(self, Z, delta):
+        delta = self._t(delta)
+        return _State([Zb + delta[cols] for (_, _, _, cols, _), Zb in zip(self.blocks, Z.parts)])
+
     def value(self, W, b, Z):
         return float(sum(self.loss.value(Zb, Y, S, seg)
                          for (_, Y, S, _, seg), Zb in zip(self.blocks, Z.parts)))
