@@ -181,12 +181,10 @@ def test_relabeling_the_tasks_relabels_the_model(problem, cproblem, penalty, rnd
             _close(new.coef_, ref.coef_[ref_rows], 10 * _scale(Y))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the solvers stop on gap <= tol * tol_scale(), and tol_scale() is the centred "
-    "sum of squares of y: 0 up to rounding when every task's y is constant, so the "
-    "gap (computed from uncentred terms) never gets there"), raises=ConvergenceWarning)
 @pytest.mark.parametrize("penalty", ["l2", "mean", "cluster"])
 def test_constant_targets_converge(penalty):
+    """The tolerance's scale (the centred sum of squares of y) is 0 up to rounding
+    when every y is constant: it is floored at the rounding of the gap's terms."""
     rng = np.random.RandomState(0)
     X, tasks = rng.randn(40, 3), np.repeat([0, 1], 20)
     with warnings.catch_warnings():

@@ -118,14 +118,21 @@ class DesignFit:
 
     def tol_scale(self):
         if isinstance(self.loss, Squared):
-            total = 0.0
+            total = raw = 0.0
             for blk in self.blocks:
                 mean = (blk.S * blk.Y).sum(axis=0) if self.fit_intercept else 0.0
                 total += np.vdot(blk.S, (blk.Y - mean) ** 2)
-            return max(total, 1e-300)
+                raw += np.vdot(blk.S, blk.Y ** 2)
+            return _centred_scale(total, raw)
         b = np.zeros(self.shape[1]) if self.fit_intercept else None
         W = np.zeros(self.shape)
         return max(self.value(W, b, self.forward(W, b)), 1e-300)
+
+
+def _centred_scale(centred, raw):
+    """The tolerance's scale: the centred sum of squares of y, but no smaller than
+    the rounding of the uncentred terms the gap is computed from (constant y)."""
+    return max(centred, 1e-10 * raw, 1e-300)
 
 
 def intercept_curvature(name, R, Y, S):
@@ -219,7 +226,7 @@ class GramFit:
         return max(float(np.linalg.eigvalsh(self.G)[:, -1].max()), 1e-12)
 
     def tol_scale(self):
-        return max(self.yy.sum(), 1e-300)
+        return _centred_scale(self.yy.sum(), (self.yy + self.ybar ** 2).sum())
 
     def intercept(self, W):
         return self.ybar - np.einsum("jt,jt->t", self.mu, W)

@@ -170,11 +170,14 @@ class TorchDesignFit:
 
     def tol_scale(self):
         if self.loss.name == "squared":
-            total = 0.0
+            total = raw = 0.0
             for _, Y, S, _, _ in self.blocks:
                 mean = (S * Y).sum(0) if self.fit_intercept else 0.0
                 total += float((S * (Y - mean) ** 2).sum())
-            return max(total, 1e-300)
+                raw += float((S * Y ** 2).sum())
+            # no smaller than the rounding of the uncentred terms (constant y)
+            rounding = 1e-10 if self.dtype == torch.float64 else 1e-6
+            return max(total, rounding * raw, 1e-300)
         W = np.zeros(self.shape)
         b = np.zeros(self.shape[1]) if self.fit_intercept else None
         return max(self.value(W, b, self.forward(W, b)), 1e-300)
