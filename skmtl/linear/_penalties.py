@@ -64,7 +64,8 @@ def _row_norms(V):
 
 def _group_shrink(V, step):
     norms = _row_norms(V)
-    scale = np.maximum(0.0, 1.0 - step / np.maximum(norms, 1e-300))
+    with np.errstate(divide="ignore", over="ignore"):  # a zero row: step / 0 = inf -> 0
+        scale = np.maximum(0.0, 1.0 - step / norms)
     return V * scale[:, None]
 
 
