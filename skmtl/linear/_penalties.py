@@ -64,8 +64,8 @@ def _row_norms(V):
 
 def _group_shrink(V, step):
     norms = _row_norms(V)
-    with np.errstate(divide="ignore", over="ignore"):  # a zero row: step / 0 = inf -> 0
-        scale = np.maximum(0.0, 1.0 - step / norms)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):  # zero rows
+        scale = np.where(norms > step, 1.0 - step / norms, 0.0)
     return V * scale[:, None]
 
 
