@@ -7,6 +7,8 @@ stay numpy, so the same FISTA loop and the same penalties solve the same problem
 to the same duality gap (``backend="torch", hidden_layer_sizes=()``).
 """
 
+import warnings
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -92,7 +94,9 @@ class TorchDesignFit:
         def tensor(a):
             if hasattr(a, "toarray"):
                 a = a.toarray()
-            return torch.as_tensor(np.asarray(a), dtype=dtype, device=device)
+            with warnings.catch_warnings():  # read-only input (pandas): never written to
+                warnings.filterwarnings("ignore", "The given NumPy array is not writable")
+                return torch.as_tensor(np.asarray(a), dtype=dtype, device=device)
 
         self.blocks = [(tensor(b.X), tensor(b.Y), tensor(b.S), b.cols,
                         _segments(b.seg, b.Y.shape[1], device)) for b in blocks]
