@@ -256,3 +256,13 @@ def test_pickling_leaves_the_fitted_estimator_untouched():
     module, trainer = est.module_, est._trainer
     pickle.dumps(est)
     assert est.module_ is module and est._trainer is trainer
+
+
+def test_mixed_model_without_hidden_layers_is_a_linear_network():
+    rng = np.random.RandomState(0)
+    X = rng.randn(200, 3)
+    Y = np.column_stack([X[:, 0] > 0, 2 * X[:, 1]])
+    model = MultiTaskEstimator(hidden_layer_sizes=(), max_epochs=200, learning_rate=1e-2,
+                               random_state=0).fit(X, Y)
+    assert model.score(X, Y) > 0.9
+    assert len([m for m in model.module_.modules() if isinstance(m, torch.nn.Linear)]) == 1

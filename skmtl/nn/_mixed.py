@@ -83,6 +83,9 @@ class MultiTaskEstimator(_MultiTaskLinear):
         tags.classifier_tags = ClassifierTags()
         return tags
 
+    def _linear_torch(self):
+        return False  # hidden_layer_sizes=(): linear heads on X, trained as a network
+
     def _type_of(self, table, t, y):
         if self.task_types is not None:
             key = t if table.labels is None else table.labels[t]
