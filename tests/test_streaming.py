@@ -130,3 +130,43 @@ def test_trains_on_a_memmap_larger_than_the_memory_budget(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     assert "a copy of X does not fit" in run.stdout
     assert float(run.stdout.split("score")[1]) > 0.9
+
+
+def test_an_array_too_large_for_the_gpu_is_streamed_from_host_memory(monkeypatch):
+    from skmtl.nn import _rows
+
+    X, y, tasks = _data()
+    ref = MultiTaskRegressor(**NET).fit(X, y, tasks=tasks)
+    monkeypatch.setattr(_rows, "fits_on_device", lambda *args: False)
+    sources = []
+    real = _rows.RowSource.__init__
+
+    def spy(self, *args):
+        real(self, *args)
+        sources.append(self.streamed)
+
+    monkeypatch.setattr(_rows.RowSource, "__init__", spy)
+    est = MultiTaskRegressor(**NET).fit(X, y, tasks=tasks)
+    assert sources == [True]
+    np.testing.assert_allclose(est.loss_curve_, ref.loss_curve_, rtol=1e-6)
+
+
+def test_sparse_X_is_made_dense_one_batch_at_a_time(monkeypatch):
+    import scipy.sparse as sp
+
+    X, y, tasks = _data()
+    X[X < 0.5] = 0.0
+    ref = MultiTaskRegressor(**NET).fit(X, y, tasks=tasks)
+    sizes = []
+    real = sp.csr_matrix.toarray
+
+    def spy(self, *args, **kwargs):
+        sizes.append(self.shape[0])
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(sp.csr_matrix, "toarray", spy)
+    est = MultiTaskRegressor(**NET).fit(sp.csr_matrix(X), y, tasks=tasks)
+    pred = est.predict(sp.csr_matrix(X), tasks=tasks)
+    assert sizes and max(sizes) < len(X)
+    np.testing.assert_allclose(est.loss_curve_, ref.loss_curve_, rtol=1e-6)
+    np.testing.assert_allclose(pred, ref.predict(X, tasks=tasks), rtol=1e-5, atol=1e-6)

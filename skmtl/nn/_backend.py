@@ -137,13 +137,12 @@ def network_outputs(est, X, batch_size=4096):
     """All task outputs for the rows of ``X``, computed in batches: (n, n_outputs)."""
     net = est.module_
     param = next(net.parameters())
-    if hasattr(X, "toarray"):
-        X = X.toarray()
     out = []
     net.eval()
     with torch.no_grad():
         for start in range(0, X.shape[0], batch_size):
-            xb = torch.tensor(np.asarray(X[start : start + batch_size]),
+            xb = X[start : start + batch_size]  # sparse: dense a batch at a time
+            xb = torch.tensor(xb.toarray() if hasattr(xb, "toarray") else np.asarray(xb),
                               dtype=param.dtype, device=param.device)
             if isinstance(X, LazyRows) and not torch.isfinite(xb).all():
                 raise ValueError("Input X contains NaN or infinity.")

@@ -64,18 +64,29 @@ def as_lazy(X):
     return X
 
 
+def fits_on_device(X, device, dtype):
+    """Whether ``X`` in ``dtype`` takes at most half of the GPU's free memory."""
+    if device.type != "cuda":
+        return True
+    free, _ = torch.cuda.mem_get_info(device)
+    return X.shape[0] * int(np.prod(X.shape[1:])) * torch.finfo(dtype).bits // 8 <= free // 2
+
+
 class RowSource:
-    """Mini-batches of ``X``'s rows as tensors on ``device``."""
+    """Mini-batches of ``X``'s rows as tensors on ``device``.
+
+    ``X`` is resident on the device unless it is a memmap, a Dataset, a sparse
+    matrix, or too large for the GPU's free memory: then each batch is read (made
+    dense) and moved alone.
+    """
 
     def __init__(self, X, device, dtype):
         self.device, self.dtype = device, dtype
-        self.streamed = is_streamed(X)
-        if self.streamed:
-            self.X = X
-        else:
-            if hasattr(X, "toarray"):
-                X = X.toarray()
-            self.X = torch.as_tensor(np.asarray(X)).to(device=device, dtype=dtype)
+        # a sparse X (TF-IDF, one-hot) is made dense a batch at a time
+        self.streamed = is_streamed(X) or hasattr(X, "toarray") or \
+            not fits_on_device(X, device, dtype)
+        self.X = X if self.streamed else \
+            torch.as_tensor(np.asarray(X)).to(device=device, dtype=dtype)
 
     def rows(self, rows):
         """The rows ``rows`` (a numpy index array) as an index tensor on the device."""
@@ -84,8 +95,9 @@ class RowSource:
     def batch(self, rows, rows_t):
         if not self.streamed:
             return self.X[rows_t]
-        xb = torch.as_tensor(np.asarray(self.X[rows])).to(device=self.device,
-                                                            dtype=self.dtype)
+        xb = self.X[rows]
+        xb = torch.as_tensor(xb.toarray() if hasattr(xb, "toarray") else np.asarray(xb)).to(
+            device=self.device, dtype=self.dtype)
         if not torch.isfinite(xb).all():
             raise ValueError("Input X contains NaN or infinity (found while streaming a "
                              "mini-batch).")
