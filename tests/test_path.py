@@ -136,3 +136,18 @@ def test_cv_reports_fold_fits_that_did_not_converge_once():
     summary = [w for w in caught if "in cross-validation" in str(w.message)]
     assert len(summary) == 1 and issubclass(summary[0].category, ConvergenceWarning)
     assert str(summary[0].message).startswith("12 of 12 path fits")
+
+
+def test_cv_warns_when_the_best_alpha_is_the_end_of_the_grid():
+    import warnings
+
+    from skmtl import MultiTaskRegressorCV
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(80, 5)
+    Y = X @ rng.randn(5, 3) + 0.01 * rng.randn(80, 3)  # almost no noise: tiny alpha wins
+    with pytest.warns(UserWarning, match="smallest of the grid"):
+        MultiTaskRegressorCV(penalty="l2", alphas=4, eps=0.5, cv=3).fit(X, Y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        MultiTaskRegressorCV(penalty="l2", alphas=[1e-8, 1.0], cv=3).fit(X, Y)  # given

@@ -244,6 +244,11 @@ class _CVMixin:
         k, j = np.unravel_index(
             np.argmin(mean) if lower else np.argmax(mean), mean.shape)
         self.penalty_, self.alpha_ = penalties[k], float(grids[k][j])
+        if isinstance(self.alphas, numbers.Integral) and j == len(grids[k]) - 1 > 0:
+            warnings.warn(
+                f"The best alpha ({self.alpha_:.3g}) is the smallest of the grid "
+                f"(eps={self.eps}): the optimum may lie below it; lower eps or pass "
+                "alphas.", UserWarning)
         squeeze = len(penalties) == 1
         self.alphas_ = grids[0] if squeeze else np.array(grids)
         setattr(self, self._path_name, path[0] if squeeze else path)
