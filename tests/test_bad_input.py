@@ -136,9 +136,7 @@ def X_too_large_for_the_arithmetic(name):
         _fit(name, X=X * 1e200)
 
 
-@case(exclude=NUMPY | {"reg-torch-linear"},
-      xfail={"meta": "predict_proba is NaN when the float32 backbone overflows; "
-                     "skmtl/meta/_estimator.py needs a finiteness check"})
+@case(exclude=NUMPY | {"reg-torch-linear"})
 def X_at_the_edge_of_float32_at_predict(name):
     """A network given X of scale 1e30 at predict: finite outputs, or it says why."""
     est = _fit(name)
@@ -227,8 +225,7 @@ def y_length_mismatch(name):
         _fit(name, y=_y(name)[:-1])
 
 
-@case(xfail={"meta": "MetaLearnerClassifier.fit does not check len(tasks): numpy's "
-                     "'operands could not be broadcast' (skmtl/meta/_estimator.py)"})
+@case()
 def tasks_length_mismatch(name):
     with pytest.raises(ValueError, match=f"X and tasks have inconsistent numbers of "
                                          f"samples: {N} and {N - 1}"):

@@ -243,3 +243,10 @@ def test_pickling_leaves_the_fitted_meta_learner_untouched():
     net = clf._net
     pickle.dumps(meta)
     assert meta.module_ is module and meta.device_ is device and clf._net is net
+
+
+def test_a_meta_training_loss_that_turns_nan_is_a_clear_error():
+    X, y = _clusters(n_classes=10)
+    with pytest.raises(ValueError, match="meta-training loss became nan at episode"):
+        MetaLearnerClassifier("maml", n_episodes=8, inner_lr=1e30, random_state=0).fit(
+            X * 1e18, y)

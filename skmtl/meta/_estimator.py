@@ -192,6 +192,11 @@ default="protonet"
         self.classes_, codes = np.unique(y, return_inverse=True)
         if self.classes_.size < 2:
             raise ValueError("Meta-training needs at least 2 classes; y has one class.")
+        if tasks is not None:
+            tasks = np.asarray(tasks)
+            if tasks.ndim != 1 or tasks.shape[0] != X.shape[0]:
+                raise ValueError("X and tasks have inconsistent numbers of samples: "
+                                 f"{X.shape[0]} and {tasks.shape[0] if tasks.ndim else 0}.")
         need = self.k_shot + self.n_query
         keys = codes if tasks is None else np.char.add(np.asarray(tasks).astype(str),
                                                        "\x00" + codes.astype(str))
@@ -277,6 +282,11 @@ default="protonet"
                     p.grad /= self.meta_batch_size
             opt.step()
             self.loss_curve_.append(float(loss) / self.meta_batch_size)
+            if not np.isfinite(self.loss_curve_[-1]):
+                raise ValueError(
+                    f"The meta-training loss became {self.loss_curve_[-1]} at episode "
+                    f"{update * self.meta_batch_size}: lower learning_rate or inner_lr, "
+                    "or scale X.")
             if update % max(1, n_updates // 10) and update != n_updates:
                 continue
             if val:
@@ -386,6 +396,10 @@ class AdaptedClassifier(ClassifierMixin):
             for start in range(0, len(X), 1024):
                 xb = self._meta._tensor(X[start : start + 1024])
                 logits = self._meta.algorithm_.logits(self._net, self._state, xb)
+                if not torch.isfinite(logits).all():
+                    raise ValueError(
+                        "The network's outputs overflow float32 on this X; scale X (e.g. "
+                        "with StandardScaler) to the range it was meta-trained on.")
                 out.append(torch.softmax(logits, dim=1).double().cpu().numpy())
         return np.concatenate(out)
 
