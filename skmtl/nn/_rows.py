@@ -8,6 +8,8 @@ index into it, so reordering rows (the long format groups them by task) costs an
 index array, and each batch reads, converts and checks only its own rows.
 """
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -85,8 +87,12 @@ class RowSource:
         # a sparse X (TF-IDF, one-hot) is made dense a batch at a time
         self.streamed = is_streamed(X) or hasattr(X, "toarray") or \
             not fits_on_device(X, device, dtype)
-        self.X = X if self.streamed else \
-            torch.as_tensor(np.asarray(X)).to(device=device, dtype=dtype)
+        if self.streamed:
+            self.X = X
+        else:
+            with warnings.catch_warnings():  # read-only input (pandas): never written to
+                warnings.filterwarnings("ignore", "The given NumPy array is not writable")
+                self.X = torch.as_tensor(np.asarray(X)).to(device=device, dtype=dtype)
 
     def rows(self, rows):
         """The rows ``rows`` (a numpy index array) as an index tensor on the device."""
