@@ -281,14 +281,20 @@ def test_numpy_backend_predictions_are_finite(problem, x_exp, y_exp, penalty,
                                               classifier):
     X, Y = problem
     X = X * 10.0**x_exp
+    fit_predict, top = _scaled_fit(X, Y, y_exp, classifier,
+                                   dict(penalty=penalty, alpha=0.1, max_iter=200))
+    _finite_or_clear(fit_predict, top, 1e100, NUMPY_PATTERNS)
+
+
+def _scaled_fit(X, Y, y_exp, classifier, params):
+    """The fit-and-predict closure of a scaled problem, and its largest value."""
     if classifier:
         Y = np.where(np.isnan(Y), np.nan, (Y > np.nanmedian(Y)).astype(float))
         Y[:2] = [[0.0], [1.0]]
-        est, top = MultiTaskClassifier(penalty=penalty, alpha=0.1, max_iter=200), \
-            np.abs(X).max()
+        est, top = MultiTaskClassifier(**params), np.abs(X).max()
     else:
         Y = Y * 10.0**y_exp
-        est = MultiTaskRegressor(penalty=penalty, alpha=0.1, max_iter=200)
+        est = MultiTaskRegressor(**params)
         top = max(np.abs(X).max(), np.nanmax(np.abs(Y)))
 
     def fit_predict():
@@ -298,7 +304,7 @@ def test_numpy_backend_predictions_are_finite(problem, x_exp, y_exp, penalty,
             out += _as_list(est.predict_proba(X))
         return out
 
-    _finite_or_clear(fit_predict, top, 1e100, NUMPY_PATTERNS)
+    return fit_predict, top
 
 
 torch = pytest.importorskip("torch")
@@ -318,22 +324,7 @@ def test_torch_backend_predictions_are_finite(problem, x_exp, y_exp, kind, class
     hidden = (8,) if kind == "network" else ()
     params = dict(backend="torch", hidden_layer_sizes=hidden, max_epochs=2, max_iter=50,
                   random_state=0, device="cpu")
-    if classifier:
-        Y = np.where(np.isnan(Y), np.nan, (Y > np.nanmedian(Y)).astype(float))
-        Y[:2] = [[0.0], [1.0]]
-        est, top = MultiTaskClassifier(**params), np.abs(X).max()
-    else:
-        Y = Y * 10.0**y_exp
-        est = MultiTaskRegressor(**params)
-        top = max(np.abs(X).max(), np.nanmax(np.abs(Y)))
-
-    def fit_predict():
-        est.fit(X, Y)
-        out = [est.predict(X)]
-        if classifier:
-            out += _as_list(est.predict_proba(X))
-        return out
-
+    fit_predict, top = _scaled_fit(X, Y, y_exp, classifier, params)
     _finite_or_clear(fit_predict, top, 1e6, TORCH_PATTERNS)
 
 
