@@ -1,5 +1,16 @@
 """Test-wide settings."""
 
+import pytest
+import sklearn
+
+
+@pytest.fixture
+def routing():
+    """Metadata routing on for one test (sklearn keeps it behind a flag)."""
+    with sklearn.config_context(enable_metadata_routing=True):
+        yield
+
+
 try:
     import torch
 except ImportError:  # the torch backend is optional

@@ -106,12 +106,6 @@ def _on_ray_workers(note):
     return note["pid"] != os.getpid() and note["ray"] is not None
 
 
-@pytest.fixture
-def routing():
-    with sklearn.config_context(enable_metadata_routing=True):
-        yield
-
-
 def _long_problem(seed=0, n=180, p=5):
     rng = np.random.RandomState(seed)
     X = 2.0 * rng.randn(n, p) + 3.0

@@ -15,12 +15,6 @@ from skmtl import MultiTaskClassifier, MultiTaskRegressor
 from skmtl.metrics import make_task_scorer, task_average
 
 
-@pytest.fixture
-def routing():
-    with sklearn.config_context(enable_metadata_routing=True):
-        yield
-
-
 def _long_problem(seed=0, n=240, p=6):
     rng = np.random.RandomState(seed)
     X = 3.0 * rng.randn(n, p) + 5.0
