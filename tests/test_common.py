@@ -72,13 +72,16 @@ def test_sklearn_compatible(estimator, check):
 
 
 try:
-    from skmtl.meta import MetaLearnerClassifier
+    from skmtl.meta import MetaLearnerClassifier, MetaLearnerRegressor
 except ImportError:  # torch is an optional extra
     META = []
 else:
     META = [MetaLearnerClassifier(n_way=3, k_shot=1, n_query=1, n_episodes=40,
                                   hidden_layer_sizes=(16,), learning_rate=1e-2,
-                                  random_state=0)]
+                                  random_state=0),
+            MetaLearnerRegressor(k_shot=2, n_query=2, n_episodes=20,
+                                 hidden_layer_sizes=(16,), learning_rate=1e-2,
+                                 random_state=0)]
 
 
 def _meta_expected_failures(estimator):

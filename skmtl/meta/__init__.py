@@ -1,8 +1,13 @@
 """Few-shot meta-learning (needs torch)."""
 
 from ._episodes import EpisodeSampler
-from ._estimator import AdaptedClassifier, MetaLearnerClassifier
+from ._estimator import (
+    AdaptedClassifier,
+    AdaptedRegressor,
+    MetaLearnerClassifier,
+    MetaLearnerRegressor,
+)
 from ._evaluation import episodic_score, make_episodic_scorer
 
-__all__ = ["MetaLearnerClassifier", "AdaptedClassifier", "EpisodeSampler",
-           "episodic_score", "make_episodic_scorer"]
+__all__ = ["MetaLearnerClassifier", "MetaLearnerRegressor", "AdaptedClassifier",
+           "AdaptedRegressor", "EpisodeSampler", "episodic_score", "make_episodic_scorer"]

@@ -1,14 +1,17 @@
 """Meta-learning algorithms: each an adapt step plus a meta-update.
 
-``meta_backward(net, xs, ys, xq, yq, n_way)`` accumulates the meta-gradient of one
+``meta_backward(net, xs, ys, xq, yq, n_out)`` accumulates the meta-gradient of one
 episode into the ``.grad`` of the network (and of the algorithm's own meta-learned
-parameters) and returns the query loss (a detached scalar tensor: no device sync); ``adapt(net, xs, ys, n_way)`` returns the
-task's adapted state (prototypes, or fast weights and head), leaving ``net``
-untouched, and ``logits(net, state, xq)`` scores queries with it.
+parameters) and returns the query loss (a detached scalar tensor: no device sync);
+``adapt(net, xs, ys, n_out)`` returns the task's adapted state (prototypes, or fast
+weights and head), leaving ``net`` untouched, and ``logits(net, state, xq)`` scores
+queries with it (``n_out``: the number of ways, or 1 in regression).
 
-The gradient-based methods start every task from a zero head (so the number of
-ways may change between meta-training and adaptation) and adapt with plain
-gradient steps through ``torch.func.functional_call``.
+The gradient-based methods start every task from a zero head of ``n_out`` outputs
+(so the number of ways may change between meta-training and adaptation), adapt
+with plain gradient steps through ``torch.func.functional_call`` and take their
+loss as a parameter: ``F.cross_entropy`` (classification) or :func:`squared_error`
+(regression, a one-output head).
 """
 
 import torch
@@ -17,6 +20,11 @@ from torch import nn
 from torch.func import functional_call
 
 CHUNK = 1024  # rows a forward pass when adapting on a large support set
+
+
+def squared_error(out, y, reduction="mean"):
+    """Squared error of a one-output head: ``out`` of shape (n, 1), ``y`` of shape (n,)."""
+    return F.mse_loss(out[:, 0], y, reduction=reduction)
 
 
 class ProtoNet(nn.Module):
@@ -68,12 +76,15 @@ class GradientBased(nn.Module):
         Adapt the head alone in the inner loop (ANIL, Raghu et al. 2020).
     learn_lr : bool
         Learn one inner step size per parameter (Meta-SGD, Li et al. 2017).
+    loss : callable, default=F.cross_entropy
+        ``loss(outputs, y, reduction="mean")`` of the head's outputs, inner loop
+        and query alike: :func:`squared_error` for regression.
     """
 
     def __init__(self, net, width, inner_lr, inner_steps, first_order=False,
-                 head_only=False, learn_lr=False):
+                 head_only=False, learn_lr=False, loss=F.cross_entropy):
         super().__init__()
-        self.width, self.inner_steps = width, inner_steps
+        self.width, self.inner_steps, self.loss = width, inner_steps, loss
         self.first_order, self.head_only = first_order, head_only
         self.base_lr = inner_lr
         if learn_lr:
@@ -87,11 +98,11 @@ class GradientBased(nn.Module):
     def _lr(self, name):
         return self.lrs[name.replace(".", "__")] if self.lrs is not None else self.base_lr
 
-    def _inner(self, net, xs, ys, n_way, create_graph, steps=None):
+    def _inner(self, net, xs, ys, n_out, create_graph, steps=None):
         p0 = next(net.parameters())
-        head_w = torch.zeros(n_way, self.width, dtype=p0.dtype, device=p0.device,
+        head_w = torch.zeros(n_out, self.width, dtype=p0.dtype, device=p0.device,
                              requires_grad=True)
-        head_b = torch.zeros(n_way, dtype=p0.dtype, device=p0.device, requires_grad=True)
+        head_b = torch.zeros(n_out, dtype=p0.dtype, device=p0.device, requires_grad=True)
         fast = {} if self.head_only else dict(net.named_parameters())
         feats = None
         if self.head_only:
@@ -101,7 +112,7 @@ class GradientBased(nn.Module):
         for _ in range(self.inner_steps if steps is None else steps):
             if create_graph or len(xs) <= CHUNK:
                 emb = feats if self.head_only else functional_call(net, fast, (xs,))
-                loss = F.cross_entropy(emb @ head_w.T + head_b, ys)
+                loss = self.loss(emb @ head_w.T + head_b, ys)
                 grads = torch.autograd.grad(loss, [fast[k] for k in names] + [head_w, head_b],
                                             create_graph=create_graph)
             else:  # a large support set (adaptation after fit): accumulate over chunks
@@ -119,8 +130,8 @@ class GradientBased(nn.Module):
         for i in range(0, len(xs), CHUNK):
             emb = feats[i : i + CHUNK] if self.head_only else \
                 functional_call(net, fast, (xs[i : i + CHUNK],))
-            loss = F.cross_entropy(emb @ head_w.T + head_b, ys[i : i + CHUNK],
-                                   reduction="sum") / len(xs)
+            loss = self.loss(emb @ head_w.T + head_b, ys[i : i + CHUNK],
+                             reduction="sum") / len(xs)
             for t, g in zip(total, torch.autograd.grad(loss, wrt)):
                 t += g
         return total
@@ -128,15 +139,15 @@ class GradientBased(nn.Module):
     def _forward(self, net, fast, x):
         return net(x) if self.head_only else functional_call(net, fast, (x,))
 
-    def meta_backward(self, net, xs, ys, xq, yq, n_way):
-        fast, head_w, head_b = self._inner(net, xs, ys, n_way, not self.first_order)
-        loss = F.cross_entropy(self._forward(net, fast, xq) @ head_w.T + head_b, yq)
+    def meta_backward(self, net, xs, ys, xq, yq, n_out):
+        fast, head_w, head_b = self._inner(net, xs, ys, n_out, not self.first_order)
+        loss = self.loss(self._forward(net, fast, xq) @ head_w.T + head_b, yq)
         loss.backward()
         return loss.detach()
 
-    def adapt(self, net, xs, ys, n_way, steps=None):
+    def adapt(self, net, xs, ys, n_out, steps=None):
         with torch.enable_grad():
-            fast, head_w, head_b = self._inner(net, xs, ys, n_way, False, steps)
+            fast, head_w, head_b = self._inner(net, xs, ys, n_out, False, steps)
         return {k: v.detach() for k, v in fast.items()}, head_w.detach(), head_b.detach()
 
     def logits(self, net, state, xq):
@@ -152,14 +163,14 @@ class Reptile(GradientBased):
     exactly ``theta <- theta + epsilon (phi - theta)``).
     """
 
-    def __init__(self, net, width, inner_lr, inner_steps):
-        super().__init__(net, width, inner_lr, inner_steps, first_order=True)
+    def __init__(self, net, width, inner_lr, inner_steps, loss=F.cross_entropy):
+        super().__init__(net, width, inner_lr, inner_steps, first_order=True, loss=loss)
 
-    def meta_backward(self, net, xs, ys, xq, yq, n_way):
+    def meta_backward(self, net, xs, ys, xq, yq, n_out):
         x, y = torch.cat([xs, xq]), torch.cat([ys, yq])
-        fast, head_w, head_b = self._inner(net, x, y, n_way, False)
+        fast, head_w, head_b = self._inner(net, x, y, n_out, False)
         for name, p in net.named_parameters():
             step = p.detach() - fast[name].detach()
             p.grad = step if p.grad is None else p.grad + step
         with torch.no_grad():
-            return F.cross_entropy(self._forward(net, fast, x) @ head_w.T + head_b, y)
+            return self.loss(self._forward(net, fast, x) @ head_w.T + head_b, y)

@@ -1,4 +1,4 @@
-"""Seeded N-way K-shot episodes."""
+"""Seeded episodes: N-way K-shot for classification, K-shot rows of one task for regression."""
 
 import numpy as np
 
@@ -9,11 +9,16 @@ class EpisodeSampler:
     Parameters
     ----------
     y : ndarray of shape (n_samples,)
-        Class code of each row.
-    n_way, k_shot, n_query : int
-        Classes an episode, support and query rows a class.
+        Class code of each row (with ``n_way=None``: its target).
+    n_way : int or None
+        Classes an episode.  None: few-shot regression, an episode draws
+        ``k_shot + n_query`` rows of one task (not classes) and its labels are the
+        rows' ``y``.
+    k_shot, n_query : int
+        Support and query rows a class (with ``n_way=None``: an episode).
     groups : ndarray of shape (n_samples,), default=None
-        Task of each row: an episode then draws its classes within one task.
+        Task of each row: an episode then draws its classes (or rows) within one
+        task.
     random_state : int or RandomState
 
     Examples
@@ -24,12 +29,20 @@ class EpisodeSampler:
     >>> support, s_lab, query, q_lab = EpisodeSampler(y, 3, 1, 2, random_state=0).sample()
     >>> len(support), len(query), sorted(set(s_lab.tolist()))
     (3, 6, [0, 1, 2])
+    >>> tasks = np.repeat([0, 1], 12)  # regression: 2 shots and 3 queries of one task
+    >>> s, ys, q, yq = EpisodeSampler(np.arange(24.0), None, 2, 3, groups=tasks,
+    ...                               random_state=0).sample()
+    >>> len(s), len(q), len(set(tasks[np.r_[s, q]])), bool((ys == s).all())
+    (2, 3, 1, True)
     """
 
     def __init__(self, y, n_way, k_shot, n_query, groups=None, random_state=None):
         self.n_way, self.k_shot, self.n_query = n_way, k_shot, n_query
         self.rng = np.random.RandomState(random_state) if not isinstance(
             random_state, np.random.RandomState) else random_state
+        if n_way is None:  # regression: the tasks are the "classes", drawn one at a time
+            self._y = np.asarray(y)
+            y, groups = np.zeros(len(self._y)) if groups is None else groups, None
         keys = y if groups is None else np.char.add(np.asarray(groups).astype(str),
                                                     "\x00" + np.asarray(y).astype(str))
         classes, codes = np.unique(keys, return_inverse=True)
@@ -45,6 +58,11 @@ class EpisodeSampler:
 
     def sample(self):
         """One episode: (support rows, their labels 0..n_way-1, query rows, labels)."""
+        if self.n_way is None:
+            task = self._rows[self.rng.randint(len(self._rows))]
+            rows = self.rng.choice(task, self.k_shot + self.n_query, replace=False)
+            s, q = rows[: self.k_shot], rows[self.k_shot :]
+            return s, self._y[s], q, self._y[q]
         pool = self._pools[self.rng.randint(len(self._pools))]
         way = min(self.n_way, pool.size)
         chosen = self.rng.choice(pool, way, replace=False)
