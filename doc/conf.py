@@ -93,14 +93,15 @@ suppress_warnings = []
 # The API pages list the methods our estimators inherit from scikit-learn
 # (get_params, set_fit_request, ClassifierMixin.score, ...).  Their docstrings point
 # into scikit-learn's own documentation (:ref:`... <metadata_routing>`,
-# :ref:`accuracy <accuracy_score>`), which this build cannot reach (no intersphinx:
+# :ref:`accuracy <accuracy_score>`, :ref:`... <r2_score>`), which this build cannot reach (no intersphinx:
 # CI has no access to scikit-learn's site).  Rather than silence the resulting
 # "undefined label" warnings, which would also hide our own broken references,
-# point the routing link at our page on routing and keep the accuracy one as plain
-# text.  (Their :term:`meta-estimator` is defined in our glossary.)
+# point the routing link at our page on routing and keep the accuracy and R^2 ones
+# as plain text.  (Their :term:`meta-estimator` is defined in our glossary.)
 _SKLEARN_REFS = [
     (re.compile(r"<metadata_routing>`"), "<routing>`"),
-    (re.compile(r":ref:`([^`<]+?)\s*<accuracy_score>`"), r"\1"),
+    (re.compile(r":ref:`([^`<]+?)\s*<(accuracy_score|r2_score)>`"), r"\1"),
+    (re.compile(r":ref:`(accuracy_score|r2_score)`"), r"\1"),
 ]
 
 
