@@ -235,17 +235,17 @@ def test_validation_fraction_holds_out_classes_and_reports_accuracy(capsys):
 
 
 def test_validation_classes_are_never_in_training_episodes(monkeypatch):
-    from skmtl.meta import _estimator
+    from skmtl.meta import _classifier
 
     seen = []
-    real = _estimator.EpisodeSampler
+    real = _classifier.EpisodeSampler
 
     class Spy(real):
         def __init__(self, y, *args, **kwargs):
             seen.append(np.unique(y).size)
             super().__init__(y, *args, **kwargs)
 
-    monkeypatch.setattr(_estimator, "EpisodeSampler", Spy)
+    monkeypatch.setattr(_classifier, "EpisodeSampler", Spy)
     X, y = _clusters(n_classes=30)
     MetaLearnerClassifier(n_episodes=4, validation_fraction=0.2, random_state=0).fit(X, y)
     assert seen == [6, 24]  # the validation sampler, then the training sampler

@@ -1,12 +1,8 @@
 """Few-shot meta-learning (needs torch)."""
 
 from ._episodes import EpisodeSampler
-from ._estimator import (
-    AdaptedClassifier,
-    AdaptedRegressor,
-    MetaLearnerClassifier,
-    MetaLearnerRegressor,
-)
+from ._classifier import AdaptedClassifier, MetaLearnerClassifier
+from ._regressor import AdaptedRegressor, MetaLearnerRegressor
 from ._evaluation import episodic_score, make_episodic_scorer
 
 __all__ = ["MetaLearnerClassifier", "MetaLearnerRegressor", "AdaptedClassifier",

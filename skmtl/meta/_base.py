@@ -1,0 +1,205 @@
+"""Meta-learners: meta-train on many tasks, adapt to a new one from a few rows.
+
+``_MetaLearner`` holds what classification and regression share (the data, the
+device, building the network, the meta-training loop, adaptation, pickling); the
+two estimators say what an episode is (N classes, or rows of one task), how many
+outputs the head has and which loss the gradient-based algorithms minimise.
+"""
+
+import copy
+import numbers
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import validate_data
+
+from ..nn._backend import resolve_device
+from ..nn._modules import output_size
+from ._algorithms import GradientBased, ProtoNet, Reptile
+from ._backbones import make_backbone
+
+ALGORITHMS = ("protonet", "maml", "fomaml", "reptile", "anil", "metasgd")
+GRADIENT_BASED = ALGORITHMS[1:]  # the ones with a head and a loss: regression too
+
+
+def _make_algorithm(est, net, width):
+    name, loss = est.algorithm, est._loss
+    if name == "protonet":
+        return ProtoNet()
+    if name == "reptile":
+        return Reptile(net, width, est.inner_lr, est.inner_steps, loss=loss)
+    return GradientBased(net, width, est.inner_lr, est.inner_steps,
+                         first_order=name == "fomaml", head_only=name == "anil",
+                         learn_lr=name == "metasgd", loss=loss)
+
+
+class _MetaLearner(BaseEstimator):
+    """The data, device, network, meta-training loop, adaptation and pickling.
+
+    A subclass sets ``_loss`` (the gradient-based algorithms' loss), ``_images``
+    (whether X may hold images), ``_n_out`` (the head's outputs for an episode's
+    support labels) and draws its episodes with an :class:`EpisodeSampler`.
+    """
+
+    _images = False
+
+    _parameter_constraints = {
+        "hidden_layer_sizes": [tuple, list],
+        "k_shot": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_query": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_episodes": [Interval(numbers.Integral, 1, None, closed="left")],
+        "meta_batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "meta_optimizer": [StrOptions({"adam", "sgd"})],
+        "inner_lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "inner_steps": [Interval(numbers.Integral, 1, None, closed="left")],
+        "adapt_steps": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "n_support": [Interval(numbers.Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+        "device": [str],
+        "verbose": ["verbose"],
+    }
+    __metadata_request__fit = {"tasks": True}
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        tags.non_deterministic = False
+        return tags
+
+    # ------------------------------------------------------------------ data
+    def _inputs(self, X, reset):
+        X = validate_data(self, X, reset=reset, dtype=np.float32, allow_nd=self._images)
+        shape = X.shape[1:] if X.ndim > 2 else None
+        if self.backbone == "mlp" or not self._images:
+            return X.reshape(len(X), -1), (int(np.prod(X.shape[1:])),)
+        shape = tuple(self.input_shape) if self.input_shape is not None else shape
+        if shape is None or int(np.prod(shape)) != int(np.prod(X.shape[1:])):
+            raise ValueError(
+                f"The backbone needs images: give X as (n, C, H, W) or flat rows with "
+                f"input_shape=(C, H, W); got X of shape {X.shape} and input_shape="
+                f"{self.input_shape}.")
+        return X.reshape((len(X),) + shape), shape
+
+    def _tensor(self, X):
+        return torch.as_tensor(np.ascontiguousarray(X), device=self.device_)
+
+    @staticmethod
+    def _check_tasks(tasks, n_samples):
+        if tasks is None:
+            return None
+        tasks = np.asarray(tasks)
+        if tasks.ndim != 1 or tasks.shape[0] != n_samples:
+            raise ValueError("X and tasks have inconsistent numbers of samples: "
+                             f"{n_samples} and {tasks.shape[0] if tasks.ndim else 0}.")
+        return tasks
+
+    def _seed(self):
+        return np.random.RandomState(self.random_state).randint(np.iinfo(np.int32).max)
+
+    # ------------------------------------------------------------------- fit
+    def _fit_network(self, X, shape, seed, sampler, rows, val=()):
+        """Build the backbone and the algorithm and meta-train them on ``sampler``'s
+        episodes (its indices pick rows of X through ``rows``); the validation scores."""
+        self.device_ = resolve_device(self.device)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net = make_backbone(self.backbone, shape, self.hidden_layer_sizes)
+            net = copy.deepcopy(net) if isinstance(self.backbone, torch.nn.Module) else net
+            width = output_size(net, int(np.prod(shape))) if len(shape) == 1 else \
+                net.eval()(torch.zeros((2,) + shape)).shape[1]
+            net = net.train().to(self.device_)
+            self.algorithm_ = _make_algorithm(self, net, width).to(self.device_)
+            scores = self._meta_train(net, X, sampler, rows, val)
+        self.module_ = net
+        self._input_shape = shape
+        return scores
+
+    def _meta_train(self, net, X, sampler, rows, val):
+        params = list(net.parameters()) + list(self.algorithm_.parameters())
+        opt = torch.optim.Adam(params, lr=self.learning_rate) \
+            if self.meta_optimizer == "adam" else torch.optim.SGD(params, lr=self.learning_rate)
+        Xt = self._tensor(X)  # once (zero-copy on the CPU); episodes index it there
+        n_updates = -(-self.n_episodes // self.meta_batch_size)
+        self.loss_curve_, scores = [], []
+        for update in range(1, n_updates + 1):
+            opt.zero_grad(set_to_none=True)
+            loss = 0.0
+            for _ in range(self.meta_batch_size):
+                s, ys, q, yq = sampler.sample()
+                s, q = self._tensor(rows[s]), self._tensor(rows[q])
+                loss += self.algorithm_.meta_backward(
+                    net, Xt[s], self._tensor(ys), Xt[q], self._tensor(yq), self._n_out(ys))
+            for p in params:
+                if p.grad is not None:
+                    p.grad /= self.meta_batch_size
+            opt.step()
+            self.loss_curve_.append(float(loss) / self.meta_batch_size)
+            if not np.isfinite(self.loss_curve_[-1]):
+                raise ValueError(
+                    f"The meta-training loss became {self.loss_curve_[-1]} at episode "
+                    f"{update * self.meta_batch_size}: lower learning_rate or inner_lr, "
+                    "or scale X.")
+            if update % max(1, n_updates // 10) and update != n_updates:
+                continue
+            if val:
+                scores.append(self._validation_score(net, X, val))
+            if self.verbose:
+                shown = f"  val acc {scores[-1]:.3f}" if val else ""
+                print(f"[skmtl] episode {update * self.meta_batch_size:6d}/"
+                      f"{n_updates * self.meta_batch_size}  loss {self.loss_curve_[-1]:.4f}"
+                      f"{shown}", flush=True)
+        self.n_iter_ = n_updates * self.meta_batch_size
+        return scores
+
+    # ----------------------------------------------------------------- adapt
+    def _adapt_state(self, X, targets, n_out):
+        """A copy of the network and its state adapted on (X, targets)."""
+        net = copy.deepcopy(self.module_)
+        kwargs = {} if self.adapt_steps is None or isinstance(self.algorithm_, ProtoNet) \
+            else {"steps": self.adapt_steps}
+        return net, self.algorithm_.adapt(net, self._tensor(X), self._tensor(targets),
+                                          n_out, **kwargs)
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # a copy: the default is self.__dict__
+        for key in ("module_", "algorithm_"):
+            if key in state:
+                state[key] = copy.deepcopy(state[key]).cpu()
+        if "device_" in state:
+            state["device_"] = torch.device("cpu")
+        return state
+
+
+class _Adapted:
+    """A copy of the meta-learned network and the state adapted to one task."""
+
+    def __init__(self, meta, net, state):
+        self._meta, self._net, self._state = meta, net, state
+
+    def __sklearn_tags__(self):
+        return BaseEstimator.__sklearn_tags__(self)
+
+    def __getstate__(self):  # tensors travel on the CPU: loads on a machine without a GPU
+        state = dict(self.__dict__)
+        state["_net"] = copy.deepcopy(self._net).cpu()
+        state["_state"] = torch.utils._pytree.tree_map(
+            lambda v: v.detach().cpu() if isinstance(v, torch.Tensor) else v, self._state)
+        return state
+
+    def _outputs(self, X, transform):
+        """``transform`` of the head's outputs, 1024 rows at a time, concatenated."""
+        X, _ = self._meta._inputs(X, reset=False)
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(X), 1024):
+                xb = self._meta._tensor(X[start : start + 1024])
+                logits = self._meta.algorithm_.logits(self._net, self._state, xb)
+                if not torch.isfinite(logits).all():
+                    raise ValueError(
+                        "The network's outputs overflow float32 on this X; scale X (e.g. "
+                        "with StandardScaler) to the range it was meta-trained on.")
+                out.append(transform(logits))
+        return np.concatenate(out)
