@@ -63,7 +63,7 @@ def test_maml_second_order_gradient_matches_finite_differences(regression):
     xs, ys, xq, yq, loss, n_out = _tiny_episode(regression)
     maml = GradientBased(net, 2, inner_lr=0.5, inner_steps=2, loss=loss)
     net.zero_grad()
-    maml.meta_backward(net, xs, ys, xq, yq, n_out)
+    maml.meta_backward(net, xs[None], ys[None], xq[None], yq[None], n_out)
     grad = net[0].weight.grad.clone()
 
     def query_loss():
@@ -87,7 +87,7 @@ def test_maml_second_order_gradient_matches_finite_differences(regression):
     # the first-order variant drops exactly those second-order terms
     net.zero_grad()
     GradientBased(net, 2, 0.5, 2, first_order=True, loss=loss).meta_backward(
-        net, xs, ys, xq, yq, n_out)
+        net, xs[None], ys[None], xq[None], yq[None], n_out)
     assert (net[0].weight.grad - grad).abs().max() > 1e-4
 
 
@@ -98,15 +98,55 @@ def test_reptile_update_is_its_definition(regression):
     xs, ys, xq, yq, loss, n_out = _tiny_episode(regression)
     reptile = Reptile(net, 2, inner_lr=0.3, inner_steps=3, loss=loss)
     theta = {k: p.detach().clone() for k, p in net.named_parameters()}
-    fast, _, _ = reptile._inner(net, torch.cat([xs, xq]), torch.cat([ys, yq]), n_out, False)
+    fast, _ = reptile._inner(net, torch.cat([xs, xq]), torch.cat([ys, yq]), n_out, True)
     assert all((fast[k] - theta[k]).abs().max() > 1e-3 for k in theta)  # it did move
     net.zero_grad()
-    reptile.meta_backward(net, xs, ys, xq, yq, n_out)
+    reptile.meta_backward(net, xs[None], ys[None], xq[None], yq[None], n_out)
     epsilon = 0.25
     torch.optim.SGD(net.parameters(), lr=epsilon).step()
     for k, p in net.named_parameters():
         expected = theta[k] + epsilon * (fast[k].detach() - theta[k])
         torch.testing.assert_close(p.detach(), expected)
+
+
+def _algorithm(name, net, width, loss=torch.nn.functional.cross_entropy):
+    if name == "protonet":
+        return ProtoNet()
+    if name == "reptile":
+        return Reptile(net, width, inner_lr=0.3, inner_steps=3, loss=loss)
+    return GradientBased(net, width, 0.5, 2, first_order=name == "fomaml",
+                         head_only=name == "anil", learn_lr=name == "metasgd", loss=loss)
+
+
+@pytest.mark.parametrize("buffers", [False, True])
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_a_meta_batch_at_once_equals_its_episodes_one_by_one(algorithm, buffers):
+    """The vmapped meta-batch: the same summed loss and meta-gradients as a loop
+    (a network with buffers, which vmap cannot update, takes the loop)."""
+    torch.manual_seed(0)
+    layers = [torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 4), torch.nn.Tanh()]
+    if buffers:
+        layers.insert(1, torch.nn.BatchNorm1d(8))
+    net = torch.nn.Sequential(*layers).double()
+    algo = _algorithm(algorithm, net, 4)
+    gen = torch.Generator().manual_seed(1)
+    XS, XQ = (torch.randn(5, n, 3, generator=gen, dtype=torch.double) for n in (6, 9))
+    YS, YQ = (torch.randint(0, 3, (5, n), generator=gen) for n in (6, 9))
+    params = list(net.parameters()) + list(algo.parameters())
+
+    def run(*episodes):
+        for p in params:
+            p.grad = None
+        loss = sum(algo.meta_backward(net, *e, 3) for e in episodes)
+        return loss, [p.grad.clone() for p in params]
+
+    batch_loss, batch_grads = run((XS, YS, XQ, YQ))
+    loop_loss, loop_grads = run(*[(XS[i : i + 1], YS[i : i + 1], XQ[i : i + 1],
+                                  YQ[i : i + 1]) for i in range(5)])
+    torch.testing.assert_close(batch_loss, loop_loss)
+    for a, b in zip(batch_grads, loop_grads):
+        torch.testing.assert_close(a, b)
+    assert loop_loss > 0 and net[-2].weight.grad.abs().max() > 0  # it did update
 
 
 def test_protonet_prototypes_are_class_means_of_the_embeddings():

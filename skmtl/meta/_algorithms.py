@@ -1,23 +1,27 @@
 """Meta-learning algorithms: each an adapt step plus a meta-update.
 
-``meta_backward(net, xs, ys, xq, yq, n_out)`` accumulates the meta-gradient of one
-episode into the ``.grad`` of the network (and of the algorithm's own meta-learned
-parameters) and returns the query loss (a detached scalar tensor: no device sync);
-``adapt(net, xs, ys, n_out)`` returns the task's adapted state (prototypes, or fast
-weights and head), leaving ``net`` untouched, and ``logits(net, state, xq)`` scores
-queries with it (``n_out``: the number of ways, or 1 in regression).
+``meta_backward(net, XS, YS, XQ, YQ, n_out)`` takes a meta-batch of B episodes of
+one shape, stacked (``XS`` of shape (B, n_support, ...), ``YS`` of shape
+(B, n_support), ...), runs them all at once with :func:`torch.func.vmap`, adds the
+sum of their meta-gradients to the ``.grad`` of the network (and of the
+algorithm's own meta-learned parameters) and returns the sum of their query
+losses (a detached scalar tensor: no device sync).  ``adapt(net, xs, ys, n_out)``
+returns one task's adapted state (prototypes, or fast weights and head), leaving
+``net`` untouched, and ``logits(net, state, xq)`` scores queries with it
+(``n_out``: the number of ways, or 1 in regression).
 
 The gradient-based methods start every task from a zero head of ``n_out`` outputs
 (so the number of ways may change between meta-training and adaptation), adapt
-with plain gradient steps through ``torch.func.functional_call`` and take their
-loss as a parameter: ``F.cross_entropy`` (classification) or :func:`squared_error`
-(regression, a one-output head).
+with plain gradient steps (:func:`torch.func.grad` of the support loss through
+:func:`torch.func.functional_call`) and take their loss as a parameter:
+``F.cross_entropy`` (classification) or :func:`squared_error` (regression, a
+one-output head).
 """
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call
+from torch.func import functional_call, grad, vmap
 
 CHUNK = 1024  # rows a forward pass when adapting on a large support set
 
@@ -25,6 +29,20 @@ CHUNK = 1024  # rows a forward pass when adapting on a large support set
 def squared_error(out, y, reduction="mean"):
     """Squared error of a one-output head: ``out`` of shape (n, 1), ``y`` of shape (n,)."""
     return F.mse_loss(out[:, 0], y, reduction=reduction)
+
+
+def over_tasks(net, task, *episodes):
+    """``task`` applied to each episode of the stacked ``episodes``, outputs stacked.
+
+    One :func:`torch.func.vmap` call for the whole meta-batch; a plain call for a
+    single episode, and a loop when the network has buffers (vmap cannot update
+    running statistics in place).
+    """
+    n = len(episodes[0])
+    if n > 1 and next(net.buffers(), None) is None:
+        return vmap(task, randomness="different")(*episodes)
+    outs = [task(*(e[i] for e in episodes)) for i in range(n)]
+    return torch.utils._pytree.tree_map(lambda *t: torch.stack(t), *outs)
 
 
 class ProtoNet(nn.Module):
@@ -36,20 +54,22 @@ class ProtoNet(nn.Module):
 
     @staticmethod
     def prototypes(emb, ys, n_way):
-        total = torch.zeros(n_way, emb.shape[1], dtype=emb.dtype, device=emb.device)
-        counts = torch.bincount(ys, minlength=n_way).clamp_min(1).to(emb.dtype)
-        return total.index_add(0, ys, emb) / counts[:, None]
+        onehot = (ys[:, None] == torch.arange(n_way, device=ys.device)).to(emb.dtype)
+        return onehot.T @ emb / onehot.sum(0).clamp_min(1)[:, None]
 
     @staticmethod
     def _logits(emb_q, protos):
         return -torch.cdist(emb_q, protos) ** 2
 
-    def meta_backward(self, net, xs, ys, xq, yq, n_way):
-        emb = net(torch.cat([xs, xq]))
-        protos = self.prototypes(emb[: len(xs)], ys, n_way)
-        loss = F.cross_entropy(self._logits(emb[len(xs) :], protos), yq)
-        loss.backward()
-        return loss.detach()
+    def meta_backward(self, net, XS, YS, XQ, YQ, n_way):
+        def task(xs, ys, xq, yq):
+            emb = net(torch.cat([xs, xq]))
+            protos = self.prototypes(emb[: len(xs)], ys, n_way)
+            return F.cross_entropy(self._logits(emb[len(xs) :], protos), yq)
+
+        losses = over_tasks(net, task, XS, YS, XQ, YQ)
+        losses.sum().backward()
+        return losses.detach().sum()
 
     def adapt(self, net, xs, ys, n_way):
         with torch.no_grad():
@@ -98,61 +118,65 @@ class GradientBased(nn.Module):
     def _lr(self, name):
         return self.lrs[name.replace(".", "__")] if self.lrs is not None else self.base_lr
 
-    def _inner(self, net, xs, ys, n_out, create_graph, steps=None):
-        p0 = next(net.parameters())
-        head_w = torch.zeros(n_out, self.width, dtype=p0.dtype, device=p0.device,
-                             requires_grad=True)
-        head_b = torch.zeros(n_out, dtype=p0.dtype, device=p0.device, requires_grad=True)
-        fast = {} if self.head_only else dict(net.named_parameters())
-        feats = None
-        if self.head_only:
-            feats = net(xs) if create_graph else torch.cat(
-                [net(xs[i : i + CHUNK]).detach() for i in range(0, len(xs), CHUNK)])
-        names = list(fast)
-        for _ in range(self.inner_steps if steps is None else steps):
-            if create_graph or len(xs) <= CHUNK:
-                emb = feats if self.head_only else functional_call(net, fast, (xs,))
-                loss = self.loss(emb @ head_w.T + head_b, ys)
-                grads = torch.autograd.grad(loss, [fast[k] for k in names] + [head_w, head_b],
-                                            create_graph=create_graph)
-            else:  # a large support set (adaptation after fit): accumulate over chunks
-                grads = self._chunked_grads(net, fast, head_w, head_b, xs, ys, feats)
-            if not create_graph:
-                grads = [g.detach() for g in grads]
-            fast = {k: fast[k] - self._lr(k) * g for k, g in zip(names, grads)}
-            head_w = head_w - self.head_lr * grads[-2]
-            head_b = head_b - self.head_lr * grads[-1]
-        return fast, head_w, head_b
+    def _inner(self, net, xs, ys, n_out, first_order, steps=None):
+        """Fast weights (empty for ANIL), head weight and bias after the inner steps.
 
-    def _chunked_grads(self, net, fast, head_w, head_b, xs, ys, feats):
-        wrt = [fast[k] for k in fast] + [head_w, head_b]
-        total = [torch.zeros_like(w) for w in wrt]
+        The support loss's gradient is summed over chunks of CHUNK rows (one chunk in
+        meta-training); ``first_order`` takes it at detached weights, so no graph of
+        the inner loop is recorded.
+        """
+        p0 = next(net.parameters())
+        head = (torch.zeros(n_out, self.width, dtype=p0.dtype, device=p0.device),
+                torch.zeros(n_out, dtype=p0.dtype, device=p0.device))
+        fast = {} if self.head_only else dict(net.named_parameters())
+        feats = torch.cat([net(xs[i : i + CHUNK]) for i in range(0, len(xs), CHUNK)]) \
+            if self.head_only else None
+        for _ in range(self.inner_steps if steps is None else steps):
+            at = (fast, head, feats)
+            if first_order:
+                at = torch.utils._pytree.tree_map(
+                    lambda t: t.detach() if isinstance(t, torch.Tensor) else t, at)
+            g_fast, g_head = self._support_grads(net, *at, xs, ys)
+            fast = {k: fast[k] - self._lr(k) * g_fast[k] for k in fast}
+            head = tuple(h - self.head_lr * g for h, g in zip(head, g_head))
+        return fast, head
+
+    def _support_grads(self, net, fast, head, feats, xs, ys):
+        def support_loss(fast, head, buffers, x, y, f):
+            emb = f if self.head_only else functional_call(net, (fast, buffers), (x,))
+            return self.loss(emb @ head[0].T + head[1], y, reduction="sum") / len(xs)
+
+        buffers = dict(net.named_buffers())  # an input: batch norm may update them
+        total = None
         for i in range(0, len(xs), CHUNK):
-            emb = feats[i : i + CHUNK] if self.head_only else \
-                functional_call(net, fast, (xs[i : i + CHUNK],))
-            loss = self.loss(emb @ head_w.T + head_b, ys[i : i + CHUNK],
-                             reduction="sum") / len(xs)
-            for t, g in zip(total, torch.autograd.grad(loss, wrt)):
-                t += g
+            f = feats[i : i + CHUNK] if self.head_only else None
+            part = grad(support_loss, argnums=(0, 1))(
+                fast, head, buffers, xs[i : i + CHUNK], ys[i : i + CHUNK], f)
+            total = part if total is None else torch.utils._pytree.tree_map(
+                torch.add, total, part)
         return total
 
-    def _forward(self, net, fast, x):
-        return net(x) if self.head_only else functional_call(net, fast, (x,))
+    def _outputs(self, net, fast, head, x):
+        emb = net(x) if self.head_only else functional_call(net, fast, (x,))
+        return emb @ head[0].T + head[1]
 
-    def meta_backward(self, net, xs, ys, xq, yq, n_out):
-        fast, head_w, head_b = self._inner(net, xs, ys, n_out, not self.first_order)
-        loss = self.loss(self._forward(net, fast, xq) @ head_w.T + head_b, yq)
-        loss.backward()
-        return loss.detach()
+    def meta_backward(self, net, XS, YS, XQ, YQ, n_out):
+        def task(xs, ys, xq, yq):
+            fast, head = self._inner(net, xs, ys, n_out, self.first_order)
+            return self.loss(self._outputs(net, fast, head, xq), yq)
+
+        losses = over_tasks(net, task, XS, YS, XQ, YQ)
+        losses.sum().backward()
+        return losses.detach().sum()
 
     def adapt(self, net, xs, ys, n_out, steps=None):
-        with torch.enable_grad():
-            fast, head_w, head_b = self._inner(net, xs, ys, n_out, False, steps)
-        return {k: v.detach() for k, v in fast.items()}, head_w.detach(), head_b.detach()
+        with torch.no_grad():
+            fast, (head_w, head_b) = self._inner(net, xs, ys, n_out, True, steps)
+        return fast, head_w, head_b
 
     def logits(self, net, state, xq):
         fast, head_w, head_b = state
-        return self._forward(net, fast, xq) @ head_w.T + head_b
+        return self._outputs(net, fast, (head_w, head_b), xq)
 
 
 class Reptile(GradientBased):
@@ -166,11 +190,18 @@ class Reptile(GradientBased):
     def __init__(self, net, width, inner_lr, inner_steps, loss=F.cross_entropy):
         super().__init__(net, width, inner_lr, inner_steps, first_order=True, loss=loss)
 
-    def meta_backward(self, net, xs, ys, xq, yq, n_out):
-        x, y = torch.cat([xs, xq]), torch.cat([ys, yq])
-        fast, head_w, head_b = self._inner(net, x, y, n_out, False)
-        for name, p in net.named_parameters():
-            step = p.detach() - fast[name].detach()
-            p.grad = step if p.grad is None else p.grad + step
+    def meta_backward(self, net, XS, YS, XQ, YQ, n_out):
+        theta = dict(net.named_parameters())
+
+        def task(xs, ys, xq, yq):
+            x, y = torch.cat([xs, xq]), torch.cat([ys, yq])
+            fast, head = self._inner(net, x, y, n_out, True)
+            steps = {k: theta[k] - fast[k] for k in theta}
+            return self.loss(self._outputs(net, fast, head, x), y), steps
+
         with torch.no_grad():
-            return self.loss(self._forward(net, fast, x) @ head_w.T + head_b, y)
+            losses, steps = over_tasks(net, task, XS, YS, XQ, YQ)
+        for name, p in theta.items():
+            step = steps[name].sum(0)
+            p.grad = step if p.grad is None else p.grad + step
+        return losses.sum()

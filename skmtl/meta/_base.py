@@ -35,6 +35,15 @@ def _make_algorithm(est, net, width):
                          learn_lr=name == "metasgd", loss=loss)
 
 
+def _stacked(episodes):
+    """The episodes of a meta-batch stacked into arrays, one group a shape (usually one:
+    with ``tasks=`` a task with fewer classes than ``n_way`` gives smaller episodes)."""
+    groups = {}
+    for episode in episodes:
+        groups.setdefault((len(episode[0]), len(episode[2])), []).append(episode)
+    return [tuple(np.stack(part) for part in zip(*group)) for group in groups.values()]
+
+
 class _MetaLearner(BaseEstimator):
     """The data, device, network, meta-training loop, adaptation and pickling.
 
@@ -127,11 +136,12 @@ class _MetaLearner(BaseEstimator):
         for update in range(1, n_updates + 1):
             opt.zero_grad(set_to_none=True)
             loss = 0.0
-            for _ in range(self.meta_batch_size):
-                s, ys, q, yq = sampler.sample()
+            for s, ys, q, yq in _stacked([sampler.sample()
+                                          for _ in range(self.meta_batch_size)]):
                 s, q = self._tensor(rows[s]), self._tensor(rows[q])
                 loss += self.algorithm_.meta_backward(
-                    net, Xt[s], self._tensor(ys), Xt[q], self._tensor(yq), self._n_out(ys))
+                    net, Xt[s], self._tensor(ys), Xt[q], self._tensor(yq),
+                    self._n_out(ys[0]))
             for p in params:
                 if p.grad is not None:
                     p.grad /= self.meta_batch_size
