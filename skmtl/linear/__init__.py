@@ -3,7 +3,8 @@
 from ._classifier import MultiTaskClassifier
 from ._estimators import MultiTaskRegressor
 from ._coupling import ClusteredNorm, GraphRegularized, MeanRegularized
-from ._path import MultiTaskClassifierCV, MultiTaskRegressorCV, multitask_path
+from ._cv import MultiTaskClassifierCV, MultiTaskRegressorCV
+from ._path import multitask_path
 from ._penalties import L1, L2, L21, Dirty, Penalty, TraceNorm
 from ._registry import get_penalty
 

@@ -9,7 +9,6 @@ from sklearn.base import BaseEstimator, RegressorMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._tasks import check_scale, split_tasks, take_rows
@@ -17,7 +16,9 @@ from ..base import MultiTaskMixin
 from ..metrics import task_average
 from ._docs import _SHARED_DOC
 from ._problem import Problem
+from ._torch_backend import _network_outputs, _TorchBackend
 from ._torch_params import (  # noqa: F401 (re-exported)
+    _TORCH_CONSTRAINTS,
     _TORCH_PARAMS,
     WEIGHTINGS,
     _is_torch,
@@ -36,28 +37,7 @@ class _Outputs:
         self.shape = Z.shape
 
 
-def _network_outputs(est, X):
-    """The network's outputs for ``X``, refused when they overflow its dtype."""
-    from ..nn._backend import network_outputs
-
-    Z = network_outputs(est, X)
-    if not np.isfinite(Z).all():
-        raise ValueError(
-            f"The network's outputs overflow {est.dtype} on these rows of X: scale X "
-            "as in fit, or use dtype='float64'.")
-    return Z
-
-
-def _same_tasks(a, b):
-    (ta, na, ca), (tb, nb, cb) = a, b
-    same = na == nb and (ta is None) == (tb is None)
-    same = same and (ta is None or np.array_equal(ta, tb))
-    if same and ca is not None:
-        same = cb is not None and all(np.array_equal(x, y) for x, y in zip(ca, cb))
-    return bool(same)
-
-
-class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
+class _MultiTaskLinear(_TorchBackend, MultiTaskMixin, BaseEstimator):
     _parameter_constraints = {
         "penalty": [StrOptions(set(PENALTIES)), Penalty],
         "alpha": [Interval(numbers.Real, 0, None, closed="left")],
@@ -68,25 +48,7 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
-        "backend": [StrOptions({"numpy", "torch"})],
-        "hidden_layer_sizes": [tuple, list],
-        "activation": [StrOptions({"relu", "tanh", "logistic", "gelu", "identity"})],
-        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
-        "batch_norm": ["boolean"],
-        "architecture": [StrOptions({"shared", "mmoe"})],
-        "n_experts": [Interval(numbers.Integral, 1, None, closed="left")],
-        "module": "no_validation",
-        "loss_weighting": [StrOptions(set(WEIGHTINGS))],
-        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
-        "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
-        "batch_size": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
-        "random_state": ["random_state"],
-        "device": [str],
-        "dtype": [StrOptions({"float32", "float64"})],
+        **_TORCH_CONSTRAINTS,
     }
     _classifier = False
 
@@ -115,62 +77,13 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
             The fitted estimator.
         """
         self.__dict__.pop("_given_classes", None)  # partial_fit's classes= no more
-        self._uses_network = self.backend == "torch" and not self._linear_torch()
+        self._uses_network = self._on_network()
         if self._uses_network:
             return self._fit_network(X, y, tasks, sample_weight, partial=False)
         problem = self._prepare(X, y, tasks, sample_weight, self.penalty)
         V, b = self._initial(problem)
         self._store(problem, *problem.solve(self.alpha, V, b, **self._solver_params()))
         return self
-
-    @available_if(_is_torch)
-    def partial_fit(self, X, y, tasks=None, sample_weight=None):
-        """One more epoch of training on this data (``backend="torch"`` only).
-
-        The first call initialises the network; later calls need the same tasks
-        (and, for a classifier, the same classes in each task).
-
-        Returns
-        -------
-        self : object
-        """
-        first = not hasattr(self, "module_")
-        if first:
-            self._validate_params()
-        return self._fit_network(X, y, tasks, sample_weight, partial=True, resume=not first)
-
-    def _fit_network(self, X, y, tasks, sample_weight, partial, resume=False):
-        from ..nn._backend import fit_network
-
-        before = (self.tasks_, self.n_tasks_, getattr(self, "_classes", None)) \
-            if resume else None
-        table, targets, _ = self._tables(X, y, tasks, sample_weight, reset=not resume)
-        if resume and not _same_tasks(
-                before, (self.tasks_, self.n_tasks_, getattr(self, "_classes", None))):
-            raise ValueError(
-                "partial_fit got other tasks or classes than the first call; fit again "
-                "to change them.")
-        self._uses_network = True
-        fit_network(self, table, targets, self._regression_tasks(table), partial=partial,
-                     resume=resume or self.warm_start)
-        return self
-
-    def _linear_torch(self):
-        """``hidden_layer_sizes=()``: the penalized linear model, solved on the device."""
-        return (len(self.hidden_layer_sizes) == 0 and self.module is None
-                and self.architecture == "shared")
-
-    def _regression_tasks(self, table):
-        return [not self._classifier] * table.n_tasks
-
-    def __getstate__(self):
-        state = dict(super().__getstate__())  # a copy: the default is self.__dict__
-        if "module_" in state:  # the weights travel on the CPU
-            import copy
-
-            state["module_"] = copy.deepcopy(state["module_"]).cpu()
-            state.pop("_trainer", None)
-        return state
 
     def _solver_params(self):
         return dict(max_iter=self.max_iter, tol=self.tol, verbose=self.verbose)
@@ -192,28 +105,16 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
 
     def _check_X(self, X, reset):
         """Validated X; a memmap or torch Dataset for a network stays on disk (lazy)."""
-        if self.backend == "torch" and not self._linear_torch():
-            from ..nn._rows import as_lazy, is_streamed
-
-            if is_streamed(X):  # streamed: each batch is checked when it is read
-                X = as_lazy(X)
-                if X.ndim != 2:
-                    raise ValueError(f"Expected 2D rows, got rows of shape {X.shape[1:]}.")
-                if reset:
-                    self.n_features_in_ = X.shape[1]
-                    self.__dict__.pop("feature_names_in_", None)
-                elif X.shape[1] != self.n_features_in_:
-                    raise ValueError(
-                        f"X has {X.shape[1]} features, but {type(self).__name__} is "
-                        f"expecting {self.n_features_in_} features as input.")
-                return X
+        lazy = self._streamed_X(X, reset)
+        if lazy is not None:
+            return lazy
         X = validate_data(self, X, accept_sparse="csr", dtype=np.float64, reset=reset)
         self._check_scale(X, "X")
         return X
 
     def _check_scale(self, A, name):
         """Values the backend's arithmetic takes: see :func:`check_scale`."""
-        network = self.backend == "torch" and not self._linear_torch()
+        network = self._on_network()
         dtype = np.float64 if self.backend == "numpy" else np.dtype(self.dtype)
         check_scale(A, name, dtype, squared=not network)
 
@@ -238,12 +139,7 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
             self.solver == "auto" and fits_cd and shared and use_gram
         )
         if self.backend == "torch":  # the same problem, with X on the device
-            from ..nn._backend import DTYPES, resolve_device
-            from ..nn._linear import TorchDesignFit
-
-            datafit = TorchDesignFit(blocks, loss.name, p, m, self.fit_intercept,
-                                     resolve_device(self.device), DTYPES[self.dtype])
-            return Problem(datafit, penalty, False)
+            return self._device_problem(blocks, loss, p, m, penalty)
         if isinstance(loss, Squared) and (use_cd or use_gram):
             datafit = GramFit(blocks, p, m, self.fit_intercept, shared)
         else:

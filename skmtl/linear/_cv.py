@@ -1,0 +1,316 @@
+"""The cross-validated estimators, MultiTaskRegressorCV and MultiTaskClassifierCV.
+
+They run the regularization path (``_path.py``) on every fold (``n_jobs`` through
+joblib), pick ``alpha`` and the penalty (the second hyperparameter is a list of
+penalty objects) by the mean validation score, then refit on all the data.
+``_CVMixin`` holds that search, ``_fold_path`` one fold's path; the default
+metrics are the mean over tasks of each task's weighted mean.
+"""
+
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import _fit_context, clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import StratifiedKFold, check_cv
+from sklearn.utils import _safe_indexing
+from sklearn.utils.validation import check_array
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.parallel import Parallel, delayed  # joblib's, carrying sklearn's config
+
+from .._tasks import is_missing
+from ..model_selection import TaskKFold
+from ._classifier import MultiTaskClassifier
+from ._estimators import MultiTaskRegressor, _MultiTaskLinear
+from ._path import _grid, _iter_path
+from ._penalties import Penalty
+from ._registry import PENALTIES
+
+__all__ = ["MultiTaskRegressorCV", "MultiTaskClassifierCV"]
+
+
+def _take(a, rows):
+    return None if a is None else _safe_indexing(a, rows)
+
+
+def _per_task_mean(values, missing, tasks, sw):
+    """Mean over tasks of each task's weighted mean of ``values`` (vectorised)."""
+    w = np.ones(values.shape[0]) if sw is None else np.asarray(sw, dtype=float)
+    if tasks is not None:
+        _, codes = np.unique(tasks, return_inverse=True)
+        return float(np.mean(np.bincount(codes, w * values) / np.bincount(codes, w)))
+    W = (w[:, None] if values.ndim == 2 else w) * ~missing
+    num = (W * np.where(missing, 0.0, values)).sum(axis=0)
+    return float(np.mean(num / W.sum(axis=0)))
+
+
+def _mean_task_mse(est, X, y, tasks, sw):
+    y = np.asarray(y, dtype=float)
+    missing = np.isnan(y)
+    err = (np.where(missing, 0.0, y) - est.predict(X, tasks=tasks)) ** 2
+    return _per_task_mean(err, missing, tasks, sw)
+
+
+def _mean_task_accuracy(est, X, y, tasks, sw):
+    y = np.asarray(y)
+    missing = is_missing(y)
+    return _per_task_mean((y == est.predict(X, tasks=tasks)).astype(float), missing,
+                          tasks, sw)
+
+
+class _Scored:
+    """A scorer ``scoring(estimator, X, y, tasks=..., sample_weight=...)`` as a metric."""
+
+    def __init__(self, scoring):
+        self.scoring = scoring
+
+    def __call__(self, est, X, y, tasks, sw):
+        kwargs = {} if tasks is None else {"tasks": tasks}
+        if sw is not None:
+            kwargs["sample_weight"] = sw
+        return self.scoring(est, X, y, **kwargs)
+
+
+def _fold_path(base, metric, X, y, tasks, sw, penalty, alphas, train, test):
+    """Validation scores along the path fitted on one fold's training rows."""
+    est = clone(base)
+    scores, not_converged = [], 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        for _ in _iter_path(est, _take(X, train), _take(y, train), _take(tasks, train),
+                            _take(sw, train), penalty, alphas):
+            scores.append(metric(est, _take(X, test), _take(y, test),
+                                 _take(tasks, test), _take(sw, test)))
+            not_converged += any(issubclass(w.category, ConvergenceWarning) for w in caught)
+            caught.clear()
+    for w in caught:  # anything else goes on to the caller
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return np.array(scores), not_converged
+
+
+class _CVMixin:
+    """Cross-validation along the path; shared by the two CV estimators."""
+
+    backend = "numpy"  # paths are a numpy-backend feature
+
+    _cv_constraints = {
+        "penalty": [StrOptions(set(PENALTIES)), Penalty, list, tuple],
+        "alphas": [Interval(numbers.Integral, 1, None, closed="left"), "array-like"],
+        "eps": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "cv": ["cv_object"],
+        "n_jobs": [numbers.Integral, None],
+        "scoring": [callable, None],
+    }
+
+    def _base(self):
+        params = {k: v for k, v in self.get_params(deep=False).items()
+                  if k in self._base_class()._get_param_names()}
+        return self._base_class()(**params)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, tasks=None, sample_weight=None):
+        """Choose alpha and the penalty by cross-validation, then refit on all data.
+
+        Parameters are those of the base estimator's ``fit``.
+
+        Returns
+        -------
+        self : object
+        """
+        penalties = list(self.penalty) if isinstance(self.penalty, (list, tuple)) \
+            else [self.penalty]
+        base = self._base()
+        if y is None:
+            raise ValueError(
+                "This estimator requires y to be passed, but the target y is None.")
+        Xa = check_array(X, accept_sparse="csr", dtype=np.float64, input_name="X",
+                         estimator=self)
+        ya = check_array(y, ensure_2d=False, dtype=None, ensure_all_finite=False,
+                         input_name="y", estimator=self)
+        ta = None if tasks is None else np.asarray(tasks)
+        sw = None if sample_weight is None else np.asarray(sample_weight)
+        grids = [_grid(clone(base)._prepare(Xa, ya, ta, sw, pen), self.alphas, self.eps)
+                 for pen in penalties]
+        splits = self._splits(Xa, ya, ta)
+        jobs = [(k, train, test) for k in range(len(penalties)) for train, test in splits]
+        metric, lower = self._metric, self._lower_is_better
+        if self.scoring is not None:  # e.g. make_task_scorer(roc_auc_score, ...)
+            metric, lower = _Scored(self.scoring), False
+        results = Parallel(n_jobs=self.n_jobs)(
+            delayed(_fold_path)(base, metric, Xa, ya, ta, sw, penalties[k],
+                                grids[k], train, test)
+            for k, train, test in jobs
+        )
+        not_converged = sum(n for _, n in results)
+        if not_converged:  # one warning for the whole search, not one a fit
+            warnings.warn(
+                f"{not_converged} of {sum(len(g) for g in grids) * len(splits)} path fits "
+                "in cross-validation stopped at max_iter before reaching tol; their "
+                "validation scores may be off.  Increase max_iter or tol, or use "
+                "larger alphas (eps).", ConvergenceWarning)
+        path = np.array([scores for scores, _ in results]).reshape(
+            len(penalties), len(splits), -1)
+        path = path.transpose(0, 2, 1)  # (n_penalties, n_alphas, n_folds)
+        mean = path.mean(axis=2)
+        k, j = np.unravel_index(
+            np.argmin(mean) if lower else np.argmax(mean), mean.shape)
+        self.penalty_, self.alpha_ = penalties[k], float(grids[k][j])
+        if isinstance(self.alphas, numbers.Integral) and j == len(grids[k]) - 1 > 0:
+            warnings.warn(
+                f"The best alpha ({self.alpha_:.3g}) is the smallest of the grid "
+                f"(eps={self.eps}): the optimum may lie below it; lower eps or pass "
+                "alphas.", UserWarning)
+        squeeze = len(penalties) == 1
+        self.alphas_ = grids[0] if squeeze else np.array(grids)
+        setattr(self, self._path_name, path[0] if squeeze else path)
+        problem = self._prepare(X, y, tasks, sample_weight, self.penalty_)
+        V, b = problem.start()
+        self._store(problem, *problem.solve(self.alpha_, V, b, **self._solver_params()))
+        return self
+
+
+    def _splits(self, X, y, tasks):
+        """The folds: ``cv`` as given, or stratified by task (and class)."""
+        if self.cv is not None and not isinstance(self.cv, numbers.Integral):
+            return list(check_cv(self.cv).split(X, y))
+        n_splits = 5 if self.cv is None else self.cv
+        if self._classifier and y.ndim == 1:  # every class of every task in every fold
+            _, key = np.unique(y, return_inverse=True)
+            if tasks is not None:
+                _, task_codes = np.unique(tasks, return_inverse=True)
+                key = task_codes * (key.max() + 1) + key
+            return list(StratifiedKFold(n_splits).split(X, key))
+        return list(TaskKFold(n_splits).split(X, y, tasks=tasks))
+
+
+def _cv_doc(base_name, path_doc):
+    return f"""{base_name} with alpha (and the penalty) chosen by cross-validation.
+
+    The path of ``alphas`` values from ``alpha_max`` down is fitted with warm
+    starts on every fold; the alpha with the best mean validation score is refitted
+    on all the data.  Give ``penalty`` a list (e.g. ``[Dirty(l1_ratio=r) for r in
+    (0.2, 0.3, 0.4)]``) to choose the penalty's own parameter too.
+
+    Parameters
+    ----------
+    penalty : str, Penalty or list of them, default="l21"
+    alphas : int or array-like, default=100
+        Grid of alphas, or its size: that many values from ``alpha_max`` to
+        ``eps * alpha_max``, computed on all the data (scikit-learn 1.9's
+        convention).
+    eps : float, default=1e-3
+    cv : int, cross-validation generator or iterable, default=None
+        ``None`` or an int: that many folds (5 by default) stratified by task, as
+        :class:`~skmtl.model_selection.TaskKFold` does (and, for the classifier, by
+        class within each task), so every task is in every training fold.
+    n_jobs : int, default=None
+        Folds (and penalties) fitted in parallel through joblib.
+    scoring : callable, default=None
+        A task-aware scorer, e.g. ``skmtl.metrics.make_task_scorer(roc_auc_score,
+        response_method="predict_proba")`` (greater is better; its values are
+        stored in the path attribute); ``None``: the default metric below.
+    {"loss, " if base_name == "MultiTaskClassifier" else ""}fit_intercept, solver, \
+precompute, max_iter, tol, verbose
+        As in :class:`~skmtl.{base_name}`.
+
+    Attributes
+    ----------
+    alpha_ : float
+    penalty_ : str or Penalty
+    alphas_ : ndarray of shape (n_alphas,) or (n_penalties, n_alphas)
+    {path_doc}
+    coef_, intercept_, tasks_, n_tasks_, n_iter_, dual_gap_
+        Of the model refitted on all data, as in :class:`{base_name}`.
+    """
+
+
+class MultiTaskRegressorCV(_CVMixin, MultiTaskRegressor):
+    __doc__ = _cv_doc("MultiTaskRegressor", """mse_path_ : ndarray of shape (n_alphas, n_folds) or (n_penalties, n_alphas, n_folds)
+        Validation error: the mean over tasks of each task's mean squared error.""") + """
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmtl.linear import MultiTaskRegressorCV
+    >>> rng = np.random.RandomState(0)
+    >>> X, tasks = rng.randn(120, 6), np.repeat([0, 1, 2], 40)
+    >>> y = X[:, 0] - X[:, 1] + 0.1 * rng.randn(120)
+    >>> model = MultiTaskRegressorCV(alphas=10, cv=3).fit(X, y, tasks=tasks)
+    >>> model.mse_path_.shape
+    (10, 3)
+    >>> bool(model.score(X, y, tasks=tasks) > 0.95)
+    True
+    """
+
+    _base_class = staticmethod(lambda: MultiTaskRegressor)
+    _lower_is_better = True
+    _path_name = "mse_path_"
+    _parameter_constraints = {
+        **{k: v for k, v in _MultiTaskLinear._parameter_constraints.items()
+           if k not in ("alpha", "warm_start")},
+        **_CVMixin._cv_constraints,
+    }
+
+    def __init__(self, penalty="l21", *, alphas=100, eps=1e-3, cv=None, n_jobs=None,
+                 fit_intercept=True, solver="auto", precompute="auto", max_iter=1000,
+                 tol=1e-4, verbose=0, scoring=None):
+        self.penalty = penalty
+        self.alphas = alphas
+        self.eps = eps
+        self.cv = cv
+        self.n_jobs = n_jobs
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.precompute = precompute
+        self.max_iter = max_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.scoring = scoring
+
+    warm_start = False
+    _metric = staticmethod(_mean_task_mse)
+
+
+class MultiTaskClassifierCV(_CVMixin, MultiTaskClassifier):
+    __doc__ = _cv_doc("MultiTaskClassifier", """scores_path_ : ndarray of shape (n_alphas, n_folds) or (n_penalties, n_alphas, n_folds)
+        Validation score: the mean over tasks of each task's accuracy.""") + """
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmtl.linear import MultiTaskClassifierCV
+    >>> rng = np.random.RandomState(0)
+    >>> X, tasks = rng.randn(150, 4), np.repeat(["a", "b", "c"], 50)
+    >>> y = (X[:, 0] > 0).astype(int)
+    >>> clf = MultiTaskClassifierCV(alphas=5, cv=3).fit(X, y, tasks=tasks)
+    >>> clf.scores_path_.shape
+    (5, 3)
+    """
+
+    _base_class = staticmethod(lambda: MultiTaskClassifier)
+    _lower_is_better = False
+    _path_name = "scores_path_"
+    _parameter_constraints = {
+        **{k: v for k, v in MultiTaskClassifier._parameter_constraints.items()
+           if k not in ("alpha", "warm_start")},
+        **_CVMixin._cv_constraints,
+    }
+
+    def __init__(self, penalty="l21", *, loss="logistic", alphas=100, eps=1e-3, cv=None,
+                 n_jobs=None, fit_intercept=True, solver="auto", precompute="auto",
+                 max_iter=1000, tol=1e-4, verbose=0, scoring=None):
+        self.penalty = penalty
+        self.loss = loss
+        self.alphas = alphas
+        self.eps = eps
+        self.cv = cv
+        self.n_jobs = n_jobs
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.precompute = precompute
+        self.max_iter = max_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.scoring = scoring
+
+    warm_start = False
+    _metric = staticmethod(_mean_task_accuracy)
