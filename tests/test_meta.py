@@ -17,6 +17,7 @@ from skmtl.meta import (  # noqa: E402
     make_episodic_scorer,
 )
 from skmtl.meta._algorithms import GradientBased, ProtoNet, Reptile, squared_error  # noqa: E402
+from torch.func import vmap  # noqa: E402
 
 ALGORITHMS = ["protonet", "maml", "fomaml", "reptile", "anil", "metasgd"]
 
@@ -120,9 +121,16 @@ def _algorithm(name, net, width, loss=torch.nn.functional.cross_entropy):
 
 @pytest.mark.parametrize("buffers", [False, True])
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
-def test_a_meta_batch_at_once_equals_its_episodes_one_by_one(algorithm, buffers):
-    """The vmapped meta-batch: the same summed loss and meta-gradients as a loop
-    (a network with buffers, which vmap cannot update, takes the loop)."""
+def test_a_meta_batch_at_once_equals_its_episodes_one_by_one(algorithm, buffers,
+                                                             monkeypatch):
+    """The vmapped meta-batch (a GPU's path, run here on the CPU): the same summed
+    loss and meta-gradients as a loop (a network with buffers, which vmap cannot
+    update, takes the loop)."""
+    from skmtl.meta import _algorithms
+
+    monkeypatch.setattr(_algorithms, "VMAP_DEVICES", {"cpu", "cuda"})
+    calls = []
+    monkeypatch.setattr(_algorithms, "vmap", lambda *a, **k: calls.append(1) or vmap(*a, **k))
     torch.manual_seed(0)
     layers = [torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 4), torch.nn.Tanh()]
     if buffers:
@@ -147,6 +155,7 @@ def test_a_meta_batch_at_once_equals_its_episodes_one_by_one(algorithm, buffers)
     for a, b in zip(batch_grads, loop_grads):
         torch.testing.assert_close(a, b)
     assert loop_loss > 0 and net[-2].weight.grad.abs().max() > 0  # it did update
+    assert len(calls) == (0 if buffers else 1)
 
 
 def test_protonet_prototypes_are_class_means_of_the_embeddings():
