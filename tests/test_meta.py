@@ -412,3 +412,43 @@ def test_regressor_bad_input_is_a_clear_error():
     meta = MetaLearnerRegressor(n_episodes=4, random_state=0).fit(X, y, tasks=tasks)
     with pytest.raises(ValueError, match="y_support contains NaN"):
         meta.adapt(X[:3], [0.0, np.nan, 1.0])
+
+
+def test_episodic_score_in_regression_is_the_squared_error_on_one_task_episodes():
+    X, y, tasks = _sinusoids(20, 20, seed=0)
+    meta = MetaLearnerRegressor("maml", n_episodes=8, random_state=0).fit(X, y, tasks=tasks)
+    Xn, yn, tn = _sinusoids(6, 30, seed=2)
+    mean, ci = episodic_score(meta, Xn, yn, k_shot=5, n_query=7, n_episodes=12, tasks=tn,
+                              random_state=0)
+    sampler = EpisodeSampler(yn, None, 5, 7, groups=tn, random_state=0)
+    errors = []
+    for _ in range(12):
+        s, _, q, _ = sampler.sample()
+        assert len(set(tn[np.r_[s, q]])) == 1
+        errors.append(np.mean((meta.adapt(Xn[s], yn[s]).predict(Xn[q]) - yn[q]) ** 2))
+    np.testing.assert_allclose([mean, ci], [np.mean(errors),
+                                            1.96 * np.std(errors) / np.sqrt(12)])
+    assert mean > 0.1  # a squared error, not an R^2 near 1 nor an accuracy
+    few = tn != 4
+    few[np.flatnonzero(tn == 4)[:9]] = True
+    with pytest.raises(ValueError, match="Task 4 has 9 rows; episodes need .* = 12"):
+        episodic_score(meta, Xn[few], yn[few], k_shot=5, n_query=7, tasks=tn[few])
+
+
+def test_grid_search_picks_a_meta_regressor_on_held_out_tasks(routing, monkeypatch):
+    from skmtl.meta import _evaluation
+
+    X, y, tasks = _sinusoids(24, 20, seed=0)
+    seen = []
+    real = _evaluation.episodic_score
+    monkeypatch.setattr(_evaluation, "episodic_score",
+                        lambda *a, tasks=None, **k: seen.append(tasks) or real(
+                            *a, tasks=tasks, **k))
+    search = GridSearchCV(
+        MetaLearnerRegressor("maml", n_episodes=16, random_state=0),
+        {"inner_lr": [1e-3, 0.05]}, cv=GroupKFold(2),
+        scoring=make_episodic_scorer(k_shot=5, n_query=5, n_episodes=10))
+    search.fit(X, y, tasks=tasks, groups=tasks)
+    assert len(seen) == 4 and all(t is not None and np.unique(t).size == 12 for t in seen)
+    scores = search.cv_results_["mean_test_score"]
+    assert np.all(scores < 0) and np.all(np.isfinite(scores))  # minus a squared error
