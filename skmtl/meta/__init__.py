@@ -3,7 +3,8 @@
 from ._episodes import EpisodeSampler
 from ._classifier import AdaptedClassifier, MetaLearnerClassifier
 from ._regressor import AdaptedRegressor, MetaLearnerRegressor
-from ._evaluation import episodic_score, make_episodic_scorer
+from ._evaluation import EpisodicScorer, episodic_score, make_episodic_scorer
 
 __all__ = ["MetaLearnerClassifier", "MetaLearnerRegressor", "AdaptedClassifier",
-           "AdaptedRegressor", "EpisodeSampler", "episodic_score", "make_episodic_scorer"]
+           "AdaptedRegressor", "EpisodeSampler", "EpisodicScorer", "episodic_score",
+           "make_episodic_scorer"]
