@@ -140,36 +140,44 @@ def with_rotations(data, target, ids):
     return np.ascontiguousarray(Xr), np.concatenate([4 * y + k for k in range(4)])
 
 
-def run_algorithm(name, Xtr, ytr, Xte, yte, episodes, test_episodes, seed, verbose,
-                  device="auto"):
+def train(name, params, Xtr, ytr, episodes, seed, verbose, device):
+    """One meta-learner of algorithm ``name`` meta-trained with ``params``."""
     cfg = CONFIGS[name]
     meta = TimedMeta(backbone="conv4", n_episodes=episodes, n_support=1,
                      adapt_steps=1 if cfg["adapt_steps"] else None, device=device,
-                     random_state=seed, verbose=verbose, **cfg["params"])
+                     random_state=seed, verbose=verbose, **params)
     t0 = time.perf_counter()
     meta.fit(Xtr, ytr)
-    fit_time = time.perf_counter() - t0
+    meta.fit_time_ = time.perf_counter() - t0
     if cfg["adapt_steps"]:
         meta.set_params(adapt_steps=cfg["adapt_steps"])
-    p = cfg["params"]
-    budget = (f"{meta.n_iter_} eps of {p['n_way']}w{p['k_shot']}s{p['n_query']}q, "
-              f"{len(meta.loss_curve_)} updates, {meta.meta_train_time_:.0f}s")
+    return meta
+
+
+def run_algorithm(name, Xtr, ytr, Xte, yte, episodes, test_episodes, seed, verbose,
+                  device="auto", per_setting=False):
+    """Rows of results: one model for every setting, or (``per_setting``, as the
+    papers) one model a setting, meta-trained on its way and shot counts."""
+    params = CONFIGS[name]["params"]
+    meta = None if per_setting else train(name, params, Xtr, ytr, episodes, seed, verbose,
+                                          device)
     rows = []
     for i, (setting, n_way, k_shot, n_query) in enumerate(SETTINGS):
+        if per_setting:
+            params = {**CONFIGS[name]["params"], "n_way": n_way, "k_shot": k_shot}
+            meta = train(name, params, Xtr, ytr, episodes, seed, verbose, device)
         t0 = time.perf_counter()
         mean, ci = episodic_score(meta, Xte, yte, n_way=n_way, k_shot=k_shot,
                                   n_query=n_query, n_episodes=test_episodes,
                                   random_state=1000 + i)
-        published = PUBLISHED[name][1][i]
         rows.append(dict(
             algorithm=name, setting=setting, accuracy=100 * mean, ci95=100 * ci,
-            published=published, test_episodes=test_episodes, n_query=n_query,
+            published=PUBLISHED[name][1][i], test_episodes=test_episodes, n_query=n_query,
             train_episodes=meta.n_iter_, meta_updates=len(meta.loss_curve_),
-            train_setting=f"{p['n_way']}w{p['k_shot']}s{p['n_query']}q",
+            train_setting=f"{params['n_way']}w{params['k_shot']}s{params['n_query']}q",
             train_time=meta.meta_train_time_, final_adapt_time=meta.final_adapt_time_,
-            fit_time=fit_time, eval_time=time.perf_counter() - t0,
-            adapt_steps=meta.adapt_steps, final_loss=float(np.mean(meta.loss_curve_[-20:])),
-            budget=budget))
+            fit_time=meta.fit_time_, eval_time=time.perf_counter() - t0,
+            adapt_steps=meta.adapt_steps, final_loss=float(np.mean(meta.loss_curve_[-20:]))))
         print(f"  {name:<8} {setting:<6} {100 * mean:6.2f} +- {100 * ci:4.2f}  "
               f"({rows[-1]['eval_time']:.0f}s)", flush=True)
     return rows
@@ -194,6 +202,16 @@ def print_table(rows):
           "class (n_support=1); eval s: the test episodes of that setting.")
 
 
+def _number(text):
+    """An int, a float, or the text itself (a --set value)."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
@@ -215,6 +233,9 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=0)
     parser.add_argument("--device", default="auto", help="'auto': the GPU where there is one")
+    parser.add_argument("--per-setting", action="store_true",
+                        help="one model a test setting, meta-trained on its way and shot "
+                             "counts (as the papers); default: one model an algorithm")
     parser.add_argument("--set", nargs="+", default=[], metavar="ALG.PARAM=VALUE",
                         help="override an algorithm's estimator parameter, e.g. "
                              "protonet.n_way=60 maml.meta_batch_size=32")
@@ -222,8 +243,7 @@ def main(argv=None):
     for item in args.set:
         key, value = item.split("=", 1)
         alg, param = key.split(".", 1)
-        CONFIGS[alg]["params"][param] = type(CONFIGS[alg]["params"].get(param, 0.0))(
-            float(value)) if param != "meta_optimizer" else value
+        CONFIGS[alg]["params"][param] = _number(value)
     if args.test_episodes is None:
         args.test_episodes = 10 if args.quick else 100
     if args.episodes is None:
@@ -268,7 +288,7 @@ def main(argv=None):
     for name, n in zip(args.algorithms, episodes):
         print(f"meta-training {name} ({n} episodes) ...", flush=True)
         rows += run_algorithm(name, Xtr, ytr, Xte, yte, n, args.test_episodes, args.seed,
-                              args.verbose, args.device)
+                              args.verbose, args.device, args.per_setting)
         r = rows[-1]
         print(f"  {name}: meta-training {r['train_time']:.0f}s, final adapt "
               f"{r['final_adapt_time']:.1f}s, last-20 query loss {r['final_loss']:.3f}",

@@ -119,26 +119,31 @@ def _algorithm(name, net, width, loss=torch.nn.functional.cross_entropy):
                          head_only=name == "anil", learn_lr=name == "metasgd", loss=loss)
 
 
-@pytest.mark.parametrize("buffers", [False, True])
+@pytest.mark.parametrize("network", ["mlp", "conv4", "buffers", "conv4 on cpu"])
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
-def test_a_meta_batch_at_once_equals_its_episodes_one_by_one(algorithm, buffers,
+def test_a_meta_batch_at_once_equals_its_episodes_one_by_one(algorithm, network,
                                                              monkeypatch):
-    """The vmapped meta-batch (a GPU's path, run here on the CPU): the same summed
-    loss and meta-gradients as a loop (a network with buffers, which vmap cannot
-    update, takes the loop)."""
+    """The vmapped meta-batch: the same summed loss and meta-gradients as a loop.
+    conv4 is vmapped on a GPU only (forced here) and not for the second-order
+    methods (vmap's batch-norm second derivatives are wrong); a network with
+    buffers, which vmap cannot update, always takes the loop."""
     from skmtl.meta import _algorithms
+    from skmtl.meta._backbones import conv4
 
-    monkeypatch.setattr(_algorithms, "VMAP_DEVICES", {"cpu", "cuda"})
+    if network == "conv4":
+        monkeypatch.setattr(_algorithms, "LOOP_ON_CPU", ())
     calls = []
     monkeypatch.setattr(_algorithms, "vmap", lambda *a, **k: calls.append(1) or vmap(*a, **k))
     torch.manual_seed(0)
     layers = [torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 4), torch.nn.Tanh()]
-    if buffers:
+    if network == "buffers":
         layers.insert(1, torch.nn.BatchNorm1d(8))
-    net = torch.nn.Sequential(*layers).double()
+    net = conv4(1, width=4) if "conv4" in network else torch.nn.Sequential(*layers)
+    net = net.double()
     algo = _algorithm(algorithm, net, 4)
     gen = torch.Generator().manual_seed(1)
-    XS, XQ = (torch.randn(5, n, 3, generator=gen, dtype=torch.double) for n in (6, 9))
+    shape = (1, 16, 16) if "conv4" in network else (3,)
+    XS, XQ = (torch.randn(5, n, *shape, generator=gen, dtype=torch.double) for n in (6, 9))
     YS, YQ = (torch.randint(0, 3, (5, n), generator=gen) for n in (6, 9))
     params = list(net.parameters()) + list(algo.parameters())
 
@@ -154,8 +159,9 @@ def test_a_meta_batch_at_once_equals_its_episodes_one_by_one(algorithm, buffers,
     torch.testing.assert_close(batch_loss, loop_loss)
     for a, b in zip(batch_grads, loop_grads):
         torch.testing.assert_close(a, b)
-    assert loop_loss > 0 and net[-2].weight.grad.abs().max() > 0  # it did update
-    assert len(calls) == (0 if buffers else 1)
+    assert loop_loss > 0 and net[-2 if "conv4" not in network else 0].weight.grad.abs().max() > 0
+    second_order_bn = network == "conv4" and algorithm in ("maml", "metasgd")
+    assert len(calls) == (1 if network in ("mlp", "conv4") and not second_order_bn else 0)
 
 
 def test_protonet_prototypes_are_class_means_of_the_embeddings():
@@ -452,3 +458,17 @@ def test_grid_search_picks_a_meta_regressor_on_held_out_tasks(routing, monkeypat
     assert len(seen) == 4 and all(t is not None and np.unique(t).size == 12 for t in seen)
     scores = search.cv_results_["mean_test_score"]
     assert np.all(scores < 0) and np.all(np.isfinite(scores))  # minus a squared error
+
+
+@pytest.mark.parametrize("schedule", ["constant", "linear"])
+def test_learning_rate_schedule_anneals_the_meta_step(schedule, monkeypatch):
+    X, y = _clusters(n_classes=10)
+    steps = []
+    real = torch.optim.SGD.step
+    monkeypatch.setattr(torch.optim.SGD, "step", lambda self, *a, **k: steps.append(
+        self.param_groups[0]["lr"]) or real(self, *a, **k))
+    MetaLearnerClassifier("reptile", n_episodes=10, meta_batch_size=2, learning_rate=0.5,
+                          meta_optimizer="sgd", learning_rate_schedule=schedule,
+                          random_state=0).fit(X, y)
+    expected = [0.5 * (5 - u) / 5 if schedule == "linear" else 0.5 for u in range(5)]
+    np.testing.assert_allclose(steps, expected)

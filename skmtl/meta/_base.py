@@ -61,6 +61,7 @@ class _MetaLearner(BaseEstimator):
         "n_episodes": [Interval(numbers.Integral, 1, None, closed="left")],
         "meta_batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "learning_rate_schedule": [StrOptions({"constant", "linear"})],
         "meta_optimizer": [StrOptions({"adam", "sgd"})],
         "inner_lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "inner_steps": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -132,6 +133,9 @@ class _MetaLearner(BaseEstimator):
             if self.meta_optimizer == "adam" else torch.optim.SGD(params, lr=self.learning_rate)
         Xt = self._tensor(X)  # once (zero-copy on the CPU); episodes index it there
         n_updates = -(-self.n_episodes // self.meta_batch_size)
+        if self.learning_rate_schedule == "linear":  # 1 at the first update, 1/n at the last
+            schedule = torch.optim.lr_scheduler.LambdaLR(
+                opt, lambda done: (n_updates - done) / n_updates)
         self.loss_curve_, scores = [], []
         for update in range(1, n_updates + 1):
             opt.zero_grad(set_to_none=True)
@@ -146,6 +150,8 @@ class _MetaLearner(BaseEstimator):
                 if p.grad is not None:
                     p.grad /= self.meta_batch_size
             opt.step()
+            if self.learning_rate_schedule == "linear":
+                schedule.step()
             self.loss_curve_.append(float(loss) / self.meta_batch_size)
             if not np.isfinite(self.loss_curve_[-1]):
                 raise ValueError(

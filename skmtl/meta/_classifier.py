@@ -45,6 +45,9 @@ default="protonet"
         Episodes a meta-update.
     learning_rate : float, default=1e-3
         The meta-optimizer's step.
+    learning_rate_schedule : {"constant", "linear"}, default="constant"
+        ``"linear"``: the step decays linearly from ``learning_rate`` to 0 over the
+        meta-updates (Reptile's annealed outer step, Nichol et al. 2018).
     meta_optimizer : {"adam", "sgd"}, default="adam"
     inner_lr : float, default=0.4
         Inner-loop step of the gradient-based algorithms.
@@ -110,9 +113,9 @@ default="protonet"
     def __init__(self, algorithm="protonet", backbone="mlp", *, input_shape=None,
                  hidden_layer_sizes=(64, 64), n_way=5, k_shot=1, n_query=5,
                  n_episodes=1000, meta_batch_size=4, learning_rate=1e-3,
-                 meta_optimizer="adam", inner_lr=0.4, inner_steps=1, adapt_steps=None,
-                 n_support=20, validation_fraction=0.0, random_state=None, device="auto",
-                 verbose=0):
+                 learning_rate_schedule="constant", meta_optimizer="adam", inner_lr=0.4,
+                 inner_steps=1, adapt_steps=None, n_support=20, validation_fraction=0.0,
+                 random_state=None, device="auto", verbose=0):
         for name, value in list(locals().items()):
             if name not in ("self", "__class__"):
                 setattr(self, name, value)

@@ -43,6 +43,9 @@ class MetaLearnerRegressor(RegressorMixin, _MetaLearner):
         Episodes a meta-update.
     learning_rate : float, default=1e-3
         The meta-optimizer's step.
+    learning_rate_schedule : {"constant", "linear"}, default="constant"
+        ``"linear"``: the step decays linearly from ``learning_rate`` to 0 over the
+        meta-updates (Reptile's annealed outer step, Nichol et al. 2018).
     meta_optimizer : {"adam", "sgd"}, default="adam"
     inner_lr : float, default=0.02
         Inner-loop step.
@@ -99,9 +102,9 @@ class MetaLearnerRegressor(RegressorMixin, _MetaLearner):
 
     def __init__(self, algorithm="maml", backbone="mlp", *, hidden_layer_sizes=(40, 40),
                  k_shot=10, n_query=10, n_episodes=1000, meta_batch_size=4,
-                 learning_rate=1e-3, meta_optimizer="adam", inner_lr=0.02, inner_steps=5,
-                 adapt_steps=None, n_support=20, random_state=None, device="auto",
-                 verbose=0):
+                 learning_rate=1e-3, learning_rate_schedule="constant", meta_optimizer="adam",
+                 inner_lr=0.02, inner_steps=5, adapt_steps=None, n_support=20,
+                 random_state=None, device="auto", verbose=0):
         for name, value in list(locals().items()):
             if name not in ("self", "__class__"):
                 setattr(self, name, value)
