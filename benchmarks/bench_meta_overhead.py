@@ -176,7 +176,8 @@ def stage_breakdown(X, y, n=200, seed=0):
 
     def ours_fb(i):
         xs, ys, xq, yq = tensors[i]
-        algo.meta_backward(net, xs, ys, xq, yq, int(episodes[i][1].max()) + 1)
+        algo.meta_backward(net, xs[None], ys[None], xq[None], yq[None],
+                           int(episodes[i][1].max()) + 1)
 
     def hand_fb(i):
         s, q = hand_eps[i]

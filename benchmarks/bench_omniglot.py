@@ -10,7 +10,8 @@ file, so no network is needed at run time (``--random-split`` instead draws a
 seeded 1,200 / 423 split).
 
 Every algorithm meta-trains ONE ``MetaLearnerClassifier(backbone="conv4")`` (the
-papers train one model per setting, for far longer) and is evaluated with
+papers train one model per setting, for far longer: ``--per-setting`` does too, on
+each setting's way and shot counts) and is evaluated with
 :func:`skmtl.meta.episodic_score` on 5-way and 20-way, 1-shot and 5-shot episodes of
 the test characters (15 query rows a class for 5-way, 5 for 20-way; the same
 episodes for every algorithm), mean accuracy +- 95% interval.  The published
@@ -50,6 +51,8 @@ Usage::
     python benchmarks/bench_omniglot.py --quick           # smoke run (~1.5 min)
     python benchmarks/bench_omniglot.py --algorithms protonet --episodes 5000 \\
         --test-episodes 1000
+    python benchmarks/bench_omniglot.py --algorithms reptile --per-setting \\
+        --set reptile.learning_rate_schedule=linear   # the papers' protocol
 """
 
 import argparse

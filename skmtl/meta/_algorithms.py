@@ -30,7 +30,9 @@ CHUNK = 1024  # rows a forward pass when adapting on a large support set
 LOOP_ON_CPU = (nn.modules.conv._ConvNd,)
 # Layers whose second derivatives vmap gets wrong: with torch 2.13, MAML's
 # meta-gradient of a conv + batch-norm network under vmap differs from the loop's by
-# up to 25% (the loop's matches finite differences); first order is exact.
+# up to 25% (the loop's matches finite differences); first order is exact.  Known
+# upstream: "batch_norm backward batching rule is incorrect for grad_input"
+# (pytorch/functorch#534, open).
 LOOP_SECOND_ORDER = (nn.modules.batchnorm._BatchNorm,)
 
 
