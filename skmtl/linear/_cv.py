@@ -254,18 +254,9 @@ class MultiTaskRegressorCV(_CVMixin, MultiTaskRegressor):
     def __init__(self, penalty="l21", *, alphas=100, eps=1e-3, cv=None, n_jobs=None,
                  fit_intercept=True, solver="auto", precompute="auto", max_iter=1000,
                  tol=1e-4, verbose=0, scoring=None):
-        self.penalty = penalty
-        self.alphas = alphas
-        self.eps = eps
-        self.cv = cv
-        self.n_jobs = n_jobs
-        self.fit_intercept = fit_intercept
-        self.solver = solver
-        self.precompute = precompute
-        self.max_iter = max_iter
-        self.tol = tol
-        self.verbose = verbose
-        self.scoring = scoring
+        for name, value in list(locals().items()):
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
 
     warm_start = False
     _metric = staticmethod(_mean_task_mse)
@@ -298,19 +289,9 @@ class MultiTaskClassifierCV(_CVMixin, MultiTaskClassifier):
     def __init__(self, penalty="l21", *, loss="logistic", alphas=100, eps=1e-3, cv=None,
                  n_jobs=None, fit_intercept=True, solver="auto", precompute="auto",
                  max_iter=1000, tol=1e-4, verbose=0, scoring=None):
-        self.penalty = penalty
-        self.loss = loss
-        self.alphas = alphas
-        self.eps = eps
-        self.cv = cv
-        self.n_jobs = n_jobs
-        self.fit_intercept = fit_intercept
-        self.solver = solver
-        self.precompute = precompute
-        self.max_iter = max_iter
-        self.tol = tol
-        self.verbose = verbose
-        self.scoring = scoring
+        for name, value in list(locals().items()):
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
 
     warm_start = False
     _metric = staticmethod(_mean_task_accuracy)
