@@ -6,6 +6,14 @@ from sklearn.utils.validation import check_is_fitted
 from ._tasks import encode_tasks, task_rows
 
 
+def init_params(est, values):
+    """Set each ``__init__`` argument in ``values`` (its ``locals()``) as an attribute
+    of the same name, unchanged, as scikit-learn expects of ``__init__``."""
+    for name, value in values.items():
+        if name not in ("self", "__class__"):
+            setattr(est, name, value)
+
+
 class MultiTaskMixin:
     """Mixin for estimators that take tasks as a 2-D Y or as ``tasks=`` ids.
 

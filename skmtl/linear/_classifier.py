@@ -9,7 +9,8 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
 from ..metrics import task_average
-from ._estimators import _SHARED_DOC, _MultiTaskLinear, _is_torch, _set_torch_params
+from ..base import init_params
+from ._estimators import _SHARED_DOC, _MultiTaskLinear, _is_torch
 from ._losses import LOSSES
 
 
@@ -102,17 +103,7 @@ class MultiTaskClassifier(ClassifierMixin, _MultiTaskLinear):
                  batch_size="auto", max_epochs=200, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, random_state=None,
                  device="auto", dtype="float32"):
-        self.penalty = penalty
-        self.alpha = alpha
-        self.loss = loss
-        self.fit_intercept = fit_intercept
-        self.solver = solver
-        self.precompute = precompute
-        self.max_iter = max_iter
-        self.tol = tol
-        self.warm_start = warm_start
-        self.verbose = verbose
-        _set_torch_params(self, locals())
+        init_params(self, locals())
 
     def _loss(self):
         return LOSSES[self.loss]()

@@ -20,6 +20,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.parallel import Parallel, delayed  # joblib's, carrying sklearn's config
 
 from .._tasks import is_missing
+from ..base import init_params
 from ..model_selection import TaskKFold
 from ._classifier import MultiTaskClassifier
 from ._estimators import MultiTaskRegressor, _MultiTaskLinear
@@ -254,9 +255,7 @@ class MultiTaskRegressorCV(_CVMixin, MultiTaskRegressor):
     def __init__(self, penalty="l21", *, alphas=100, eps=1e-3, cv=None, n_jobs=None,
                  fit_intercept=True, solver="auto", precompute="auto", max_iter=1000,
                  tol=1e-4, verbose=0, scoring=None):
-        for name, value in list(locals().items()):
-            if name not in ("self", "__class__"):
-                setattr(self, name, value)
+        init_params(self, locals())
 
     warm_start = False
     _metric = staticmethod(_mean_task_mse)
@@ -289,9 +288,7 @@ class MultiTaskClassifierCV(_CVMixin, MultiTaskClassifier):
     def __init__(self, penalty="l21", *, loss="logistic", alphas=100, eps=1e-3, cv=None,
                  n_jobs=None, fit_intercept=True, solver="auto", precompute="auto",
                  max_iter=1000, tol=1e-4, verbose=0, scoring=None):
-        for name, value in list(locals().items()):
-            if name not in ("self", "__class__"):
-                setattr(self, name, value)
+        init_params(self, locals())
 
     warm_start = False
     _metric = staticmethod(_mean_task_accuracy)

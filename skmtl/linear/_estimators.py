@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._tasks import check_scale, split_tasks, take_rows
-from ..base import MultiTaskMixin
+from ..base import MultiTaskMixin, init_params
 from ..metrics import task_average
 from ._docs import _SHARED_DOC
 from ._problem import Problem
@@ -22,7 +22,6 @@ from ._torch_params import (  # noqa: F401 (re-exported)
     _TORCH_PARAMS,
     WEIGHTINGS,
     _is_torch,
-    _set_torch_params,
 )
 from ._datafit import DesignFit, GramFit, make_blocks, shared_rows
 from ._losses import Squared
@@ -284,16 +283,7 @@ class MultiTaskRegressor(RegressorMixin, _MultiTaskLinear):
                  batch_size="auto", max_epochs=200, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, random_state=None,
                  device="auto", dtype="float32"):
-        self.penalty = penalty
-        self.alpha = alpha
-        self.fit_intercept = fit_intercept
-        self.solver = solver
-        self.precompute = precompute
-        self.max_iter = max_iter
-        self.tol = tol
-        self.warm_start = warm_start
-        self.verbose = verbose
-        _set_torch_params(self, locals())
+        init_params(self, locals())
 
     def _encode_targets(self, table):
         return [y[:, None] for y in table.y], np.zeros(table.n_tasks, dtype=int)

@@ -37,10 +37,5 @@ _TORCH_CONSTRAINTS = {
 }
 
 
-def _set_torch_params(est, params):
-    for name in _TORCH_PARAMS:
-        setattr(est, name, params[name])
-
-
 def _is_torch(est):
     return est.backend == "torch"

@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from ..base import init_params
 from ._base import ALGORITHMS, _Adapted, _MetaLearner
 from ._episodes import EpisodeSampler
 
@@ -116,9 +117,7 @@ default="protonet"
                  learning_rate_schedule="constant", meta_optimizer="adam", inner_lr=0.4,
                  inner_steps=1, adapt_steps=None, n_support=20, validation_fraction=0.0,
                  random_state=None, device="auto", verbose=0):
-        for name, value in list(locals().items()):
-            if name not in ("self", "__class__"):
-                setattr(self, name, value)
+        init_params(self, locals())
 
     @staticmethod
     def _n_out(ys):

@@ -8,6 +8,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ._algorithms import squared_error
+from ..base import init_params
 from ._base import GRADIENT_BASED, _Adapted, _MetaLearner
 from ._episodes import EpisodeSampler
 
@@ -105,9 +106,7 @@ class MetaLearnerRegressor(RegressorMixin, _MetaLearner):
                  learning_rate=1e-3, learning_rate_schedule="constant", meta_optimizer="adam",
                  inner_lr=0.02, inner_steps=5, adapt_steps=None, n_support=20,
                  random_state=None, device="auto", verbose=0):
-        for name, value in list(locals().items()):
-            if name not in ("self", "__class__"):
-                setattr(self, name, value)
+        init_params(self, locals())
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -6,6 +6,7 @@ from sklearn.utils import ClassifierTags
 from sklearn.utils.multiclass import type_of_target
 
 from .._tasks import is_missing
+from ..base import init_params
 from ..linear._classifier import _task_name, class_scores
 from ..linear._estimators import _MultiTaskLinear, _TORCH_PARAMS
 
@@ -72,10 +73,7 @@ class MultiTaskEstimator(_MultiTaskLinear):
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
                  tol=1e-4, random_state=None, device="auto", dtype="float32",
                  warm_start=False, verbose=0):
-        self.task_types = task_types
-        for name, value in list(locals().items()):
-            if name not in ("self", "task_types", "__class__"):
-                setattr(self, name, value)
+        init_params(self, locals())
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
