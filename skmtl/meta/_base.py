@@ -21,6 +21,19 @@ from ._algorithms import GradientBased, ProtoNet, Reptile
 from ._backbones import make_backbone
 
 ALGORITHMS = ("protonet", "maml", "fomaml", "reptile", "anil", "metasgd")
+# The meta-training parameters' entry in both estimators' docstrings.
+META_TRAINING_DOC = """\
+    n_episodes : int, default=1000
+        Meta-training episodes.
+    meta_batch_size : int, default=4
+        Episodes a meta-update.
+    learning_rate : float, default=1e-3
+        The meta-optimizer's step.
+    learning_rate_schedule : {"constant", "linear"}, default="constant"
+        ``"linear"``: the step decays linearly from ``learning_rate`` to 0 over the
+        meta-updates (Reptile's annealed outer step, Nichol et al. 2018).
+    meta_optimizer : {"adam", "sgd"}, default="adam"
+"""
 GRADIENT_BASED = ALGORITHMS[1:]  # the ones with a head and a loss: regression too
 
 

@@ -11,7 +11,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ..base import init_params
-from ._base import ALGORITHMS, _Adapted, _MetaLearner
+from ._base import ALGORITHMS, META_TRAINING_DOC, _Adapted, _MetaLearner
 from ._episodes import EpisodeSampler
 
 
@@ -40,16 +40,7 @@ default="protonet"
     n_way, k_shot, n_query : int, default=5, 1, 5
         Classes an episode, support and query rows a class in meta-training
         (``n_way`` is capped at the number of classes available).
-    n_episodes : int, default=1000
-        Meta-training episodes.
-    meta_batch_size : int, default=4
-        Episodes a meta-update.
-    learning_rate : float, default=1e-3
-        The meta-optimizer's step.
-    learning_rate_schedule : {"constant", "linear"}, default="constant"
-        ``"linear"``: the step decays linearly from ``learning_rate`` to 0 over the
-        meta-updates (Reptile's annealed outer step, Nichol et al. 2018).
-    meta_optimizer : {"adam", "sgd"}, default="adam"
+    {meta_training}
     inner_lr : float, default=0.4
         Inner-loop step of the gradient-based algorithms.
     inner_steps : int, default=1
@@ -100,6 +91,7 @@ default="protonet"
     ['c', 'a']
     """
 
+    __doc__ = __doc__.replace("    {meta_training}\n", META_TRAINING_DOC)
     _images = True
     _loss = staticmethod(F.cross_entropy)
     _parameter_constraints = {

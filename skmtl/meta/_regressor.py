@@ -9,7 +9,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from ._algorithms import squared_error
 from ..base import init_params
-from ._base import GRADIENT_BASED, _Adapted, _MetaLearner
+from ._base import GRADIENT_BASED, META_TRAINING_DOC, _Adapted, _MetaLearner
 from ._episodes import EpisodeSampler
 
 
@@ -38,16 +38,7 @@ class MetaLearnerRegressor(RegressorMixin, _MetaLearner):
         Widths of the ``"mlp"`` backbone.
     k_shot, n_query : int, default=10, 10
         Support and query rows an episode, of one task.
-    n_episodes : int, default=1000
-        Meta-training episodes.
-    meta_batch_size : int, default=4
-        Episodes a meta-update.
-    learning_rate : float, default=1e-3
-        The meta-optimizer's step.
-    learning_rate_schedule : {"constant", "linear"}, default="constant"
-        ``"linear"``: the step decays linearly from ``learning_rate`` to 0 over the
-        meta-updates (Reptile's annealed outer step, Nichol et al. 2018).
-    meta_optimizer : {"adam", "sgd"}, default="adam"
+    {meta_training}
     inner_lr : float, default=0.02
         Inner-loop step.
     inner_steps : int, default=5
@@ -94,6 +85,7 @@ class MetaLearnerRegressor(RegressorMixin, _MetaLearner):
     True
     """
 
+    __doc__ = __doc__.replace("    {meta_training}\n", META_TRAINING_DOC)
     _loss = staticmethod(squared_error)
     _parameter_constraints = {
         **_MetaLearner._parameter_constraints,
