@@ -200,8 +200,9 @@ def print_table(rows):
               f"{r['test_episodes']:>8} {r['eval_time']:6.0f}")
     print("ours: mean episodic accuracy +- 1.96 std / sqrt(test eps) (skmtl.meta.episodic_score);"
           " published: the papers' own training budgets (one model per setting).")
-    print("train episodes: meta-training episodes of one model per algorithm "
-          "(its own N-way K-shot Q-query); adapt s: fit's final adapt on every training "
+    print("train episodes: meta-training episodes of the model (one an algorithm, or with "
+          "--per-setting one a setting; its own N-way K-shot Q-query); adapt s: fit's "
+          "final adapt on every training "
           "class (n_support=1); eval s: the test episodes of that setting.")
 
 
