@@ -472,3 +472,17 @@ def test_learning_rate_schedule_anneals_the_meta_step(schedule, monkeypatch):
                           random_state=0).fit(X, y)
     expected = [0.5 * (5 - u) / 5 if schedule == "linear" else 0.5 for u in range(5)]
     np.testing.assert_allclose(steps, expected)
+
+
+def test_episodic_score_takes_any_object_with_adapt():
+    """A baseline needs only ``adapt`` returning a fitted classifier (no sklearn base)."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    class NearestNeighbour:
+        def adapt(self, X_support, y_support):
+            return KNeighborsClassifier(1).fit(X_support, y_support)
+
+    X, y = _clusters(n_classes=20)
+    mean, ci = episodic_score(NearestNeighbour(), X, y, n_way=5, k_shot=1, n_query=5,
+                              n_episodes=30, random_state=0)
+    assert 0.6 < mean <= 1 and ci > 0  # clusters: far above chance (0.2)

@@ -7,6 +7,12 @@ from sklearn.utils._metadata_requests import _MetadataRequester
 from ._episodes import EpisodeSampler
 
 
+def _is_regression(estimator):
+    """A scikit-learn regressor; any other object with ``adapt`` (a baseline, say) is
+    scored as a classifier."""
+    return hasattr(estimator, "__sklearn_tags__") and is_regressor(estimator)
+
+
 def episodic_score(estimator, X, y, *, n_way=5, k_shot=1, n_query=15, n_episodes=100,
                    tasks=None, random_state=None):
     """Mean score and 95% interval over ``n_episodes`` new-task episodes.
@@ -52,7 +58,7 @@ def episodic_score(estimator, X, y, *, n_way=5, k_shot=1, n_query=15, n_episodes
     >>> bool(mean > 0.6), bool(ci < 0.1)
     (True, True)
     """
-    regression = is_regressor(estimator)
+    regression = _is_regression(estimator)
     y = np.asarray(y)
     if regression:
         n_way = None
@@ -104,7 +110,7 @@ class EpisodicScorer(_MetadataRequester):
 
     def __call__(self, estimator, X, y, tasks=None):
         mean = episodic_score(estimator, X, y, tasks=tasks, **self.episodes)[0]
-        return -mean if is_regressor(estimator) else mean
+        return -mean if _is_regression(estimator) else mean
 
     def score(self, estimator, X, y, tasks=None):
         """Same as calling the scorer (gives the metadata request its signature)."""
