@@ -207,7 +207,9 @@ def print_table(rows):
 
 
 def _number(text):
-    """An int, a float, or the text itself (a --set value)."""
+    """A bool, an int, a float, or the text itself (a --set value)."""
+    if text in ("True", "False"):
+        return text == "True"
     for kind in (int, float):
         try:
             return kind(text)

@@ -486,3 +486,51 @@ def test_episodic_score_takes_any_object_with_adapt():
     mean, ci = episodic_score(NearestNeighbour(), X, y, n_way=5, k_shot=1, n_query=5,
                               n_episodes=30, random_state=0)
     assert 0.6 < mean <= 1 and ci > 0  # clusters: far above chance (0.2)
+
+
+def _patterns(seed=0):
+    """Noisy binary 16 x 16 patterns, 8 classes of 7 images."""
+    rng = np.random.RandomState(seed)
+    y = np.repeat(np.arange(8), 7)
+    patterns = rng.rand(8, 1, 16, 16) > 0.5
+    return (patterns[y] ^ (rng.rand(len(y), 1, 16, 16) < 0.05)).astype(np.float32), y
+
+
+@pytest.mark.parametrize("algorithm", ["protonet", "maml", "anil"])
+def test_a_conv4_prediction_depends_on_its_row_alone(algorithm):
+    """Batch norm keeps the support set's statistics: predicting a row alone or in
+    any batch gives the same answer; transductive=True normalises each batch."""
+    X, y = _patterns()
+    params = dict(backbone="conv4", n_way=4, k_shot=1, n_query=2, n_episodes=12,
+                  random_state=0)
+    support = np.r_[0, 7, 14, 21]
+    probas = {}
+    for transductive in (False, True):
+        meta = MetaLearnerClassifier(algorithm, transductive=transductive, **params)
+        clf = meta.fit(X, y).adapt(X[support], y[support])
+        whole = clf.predict_proba(X)
+        alone = np.vstack([clf.predict_proba(X[i : i + 1]) for i in range(0, 56, 5)])
+        reordered = clf.predict_proba(X[::-1])[::-1]
+        probas[transductive] = clf.predict_proba(X[support]), whole
+        if not transductive:
+            np.testing.assert_allclose(alone, whole[::5], rtol=1e-4, atol=1e-6)
+            np.testing.assert_allclose(reordered, whole, rtol=1e-4, atol=1e-6)
+        else:  # the batch's statistics: the answers move with the batch
+            assert np.abs(alone - whole[::5]).max() > 1e-3
+    # on the support set itself the two agree: its statistics are the batch's there
+    np.testing.assert_allclose(probas[False][0], probas[True][0], rtol=1e-4, atol=1e-6)
+
+
+def test_support_statistics_over_chunks_are_those_of_the_whole_support_set(monkeypatch):
+    """Above CHUNK rows the support statistics merge chunk by chunk, exactly."""
+    from skmtl.meta import _algorithms
+
+    torch.manual_seed(0)
+    xs = torch.randn(300, 3, dtype=torch.double) * 4 + 1
+    net = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.BatchNorm1d(5)).double()
+    monkeypatch.setattr(_algorithms, "CHUNK", 64)
+    _algorithms.freeze_support_statistics(net, net, xs)
+    h = net[0](xs).detach()
+    torch.testing.assert_close(net[1].running_mean, h.mean(0))
+    torch.testing.assert_close(net[1].running_var, h.var(0, unbiased=False))
+    assert not net[1].training

@@ -220,3 +220,38 @@ class Reptile(GradientBased):
             step = steps[name].sum(0)
             p.grad = step if p.grad is None else p.grad + step
         return losses.sum()
+
+
+def freeze_support_statistics(net, forward, xs):
+    """From now on normalise as on the support set: every batch-norm layer of ``net``
+    (an adapted copy) keeps the mean and variance its input had over ``forward(xs)``
+    (``forward`` runs ``net``, CHUNK rows at a time) and is put in eval mode, so that
+    a prediction depends on its own row alone, not on the rest of its batch."""
+    layers = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not layers:
+        return
+    stats = {}  # layer: (count, mean, sum of squared deviations), merged chunk by chunk
+
+    def hook(layer, inputs, _):
+        x = inputs[0].transpose(0, 1).reshape(inputs[0].shape[1], -1)  # channels x rest
+        n, mean = x.shape[1], x.mean(1)
+        m2 = ((x - mean[:, None]) ** 2).sum(1)
+        if layer in stats:  # Chan et al.'s pairwise update
+            n0, mean0, m20 = stats[layer]
+            delta = mean - mean0
+            mean = mean0 + delta * n / (n0 + n)
+            m2, n = m20 + m2 + delta ** 2 * n0 * n / (n0 + n), n0 + n
+        stats[layer] = (n, mean, m2)
+
+    handles = [m.register_forward_hook(hook) for m in layers]
+    try:
+        with torch.no_grad():
+            for i in range(0, len(xs), CHUNK):
+                forward(xs[i : i + CHUNK])
+    finally:
+        for h in handles:
+            h.remove()
+    for layer in layers:
+        n, mean, m2 = stats[layer]
+        layer.running_mean, layer.running_var = mean, m2 / n  # the biased batch variance
+        layer.eval()

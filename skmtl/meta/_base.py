@@ -17,7 +17,7 @@ from sklearn.utils.validation import validate_data
 
 from ..nn._backend import resolve_device
 from ..nn._modules import output_size
-from ._algorithms import GradientBased, ProtoNet, Reptile
+from ._algorithms import GradientBased, ProtoNet, Reptile, freeze_support_statistics
 from ._backbones import make_backbone
 
 ALGORITHMS = ("protonet", "maml", "fomaml", "reptile", "anil", "metasgd")
@@ -80,6 +80,7 @@ class _MetaLearner(BaseEstimator):
         "inner_steps": [Interval(numbers.Integral, 1, None, closed="left")],
         "adapt_steps": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "n_support": [Interval(numbers.Integral, 1, None, closed="left")],
+        "transductive": ["boolean"],
         "random_state": ["random_state"],
         "device": [str],
         "verbose": ["verbose"],
@@ -184,13 +185,19 @@ class _MetaLearner(BaseEstimator):
         return scores
 
     # ----------------------------------------------------------------- adapt
-    def _adapt_state(self, X, targets, n_out):
-        """A copy of the network and its state adapted on (X, targets)."""
-        net = copy.deepcopy(self.module_)
+    def _adapt_state(self, X, targets, n_out, net=None):
+        """A copy of the network (of ``module_`` by default) and its state adapted on
+        (X, targets); unless ``transductive``, its batch norm then keeps the support
+        set's statistics."""
+        net = copy.deepcopy(self.module_ if net is None else net)
         kwargs = {} if self.adapt_steps is None or isinstance(self.algorithm_, ProtoNet) \
             else {"steps": self.adapt_steps}
-        return net, self.algorithm_.adapt(net, self._tensor(X), self._tensor(targets),
-                                          n_out, **kwargs)
+        xs = self._tensor(X)
+        state = self.algorithm_.adapt(net, xs, self._tensor(targets), n_out, **kwargs)
+        if not self.transductive:
+            freeze_support_statistics(
+                net, lambda x: self.algorithm_.logits(net, state, x), xs)
+        return net, state
 
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: the default is self.__dict__

@@ -48,6 +48,13 @@ default="protonet"
         Inner steps at adaptation (``inner_steps`` when None).
     n_support : int, default=20
         Rows a class used as support for ``predict`` after ``fit``.
+    transductive : bool, default=False
+        Only for backbones with batch norm (``"conv4"``).  False: an adapted model
+        normalises with the statistics of its support set, so that a prediction
+        depends on its own row alone.  True: with those of the batch being
+        predicted, as MAML's reference code (and the batch-norm layers in
+        meta-training); evaluated on a whole query set at once this is mildly
+        transductive.
     validation_fraction : float, default=0.0
         Fraction of the classes (of the tasks, with ``tasks=``) held out of
         meta-training; when positive, the mean accuracy over 20 fixed episodes on
@@ -107,8 +114,8 @@ default="protonet"
                  hidden_layer_sizes=(64, 64), n_way=5, k_shot=1, n_query=5,
                  n_episodes=1000, meta_batch_size=4, learning_rate=1e-3,
                  learning_rate_schedule="constant", meta_optimizer="adam", inner_lr=0.4,
-                 inner_steps=1, adapt_steps=None, n_support=20, validation_fraction=0.0,
-                 random_state=None, device="auto", verbose=0):
+                 inner_steps=1, adapt_steps=None, n_support=20, transductive=False,
+                 validation_fraction=0.0, random_state=None, device="auto", verbose=0):
         init_params(self, locals())
 
     @staticmethod
@@ -191,10 +198,9 @@ default="protonet"
     def _validation_score(self, net, X, episodes):
         correct = []
         for s, ys, q, yq in episodes:
-            state = self.algorithm_.adapt(net, self._tensor(X[s]), self._tensor(ys),
-                                          int(ys.max()) + 1)
+            adapted, state = self._adapt_state(X[s], ys, int(ys.max()) + 1, net)
             with torch.no_grad():
-                pred = self.algorithm_.logits(net, state, self._tensor(X[q])).argmax(1)
+                pred = self.algorithm_.logits(adapted, state, self._tensor(X[q])).argmax(1)
             correct.append(float((pred.cpu().numpy() == yq).mean()))
         return float(np.mean(correct))
 

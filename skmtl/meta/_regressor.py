@@ -47,6 +47,13 @@ class MetaLearnerRegressor(RegressorMixin, _MetaLearner):
     n_support : int, default=20
         Rows of the fit data (drawn from all tasks together) that ``predict``
         adapts on after ``fit``.
+    transductive : bool, default=False
+        Only for backbones with batch norm (``"conv4"``).  False: an adapted model
+        normalises with the statistics of its support set, so that a prediction
+        depends on its own row alone.  True: with those of the batch being
+        predicted, as MAML's reference code (and the batch-norm layers in
+        meta-training); evaluated on a whole query set at once this is mildly
+        transductive.
     random_state : int, RandomState instance or None, default=None
     device : str, default="auto"
     verbose : int, default=0
@@ -97,7 +104,7 @@ class MetaLearnerRegressor(RegressorMixin, _MetaLearner):
                  k_shot=10, n_query=10, n_episodes=1000, meta_batch_size=4,
                  learning_rate=1e-3, learning_rate_schedule="constant", meta_optimizer="adam",
                  inner_lr=0.02, inner_steps=5, adapt_steps=None, n_support=20,
-                 random_state=None, device="auto", verbose=0):
+                 transductive=False, random_state=None, device="auto", verbose=0):
         init_params(self, locals())
 
     def __sklearn_tags__(self):
