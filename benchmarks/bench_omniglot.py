@@ -16,9 +16,11 @@ each setting's way and shot counts) and is evaluated with
 the test characters (15 query rows a class for 5-way, 5 for 20-way; the same
 episodes for every algorithm), mean accuracy +- 95% interval.  The published
 numbers are ProtoNets (Snell et al. 2017), MAML (Finn et al. 2017) and Reptile
-(Nichol et al. 2018, non-transductive).  Note that the conv4 batch norm of skmtl
-always uses the statistics of the batch it sees (as MAML's reference code), which
-makes evaluation mildly transductive.
+(Nichol et al. 2018, non-transductive).  The evaluation is not transductive: an
+adapted model normalises its queries with the batch-norm statistics of its support
+set (``transductive=False``, skmtl's default), so each query is classified on its
+own; ``--set ALG.transductive=True`` normalises with the query set's statistics
+instead, as MAML's reference code does.
 
 Budget: on a 2-core CPU the papers' budgets (ProtoNets: ~100k+ 60-way episodes;
 MAML: 60k meta-updates of 32 tasks) are out of reach; the defaults train each

@@ -9,7 +9,9 @@ def conv4(in_channels=1, width=64):
     """4 x [conv 3x3 (width), batch norm, ReLU, 2x2 max-pool], flattened.
 
     Batch norm uses the statistics of the batch it sees (no running averages), as
-    in MAML's reference implementation: meta-training and adaptation alike.
+    in MAML's reference implementation, in meta-training and adaptation; an adapted
+    model then predicts with its support set's statistics (unless the estimator is
+    ``transductive``).
     """
     layers, c = [], in_channels
     for _ in range(4):
