@@ -51,7 +51,8 @@ SCRIPT = textwrap.dedent("""
         np.savez(out, reg=net.predict(X, tasks=tasks), loss=net.loss_curve_,
                  val=net.validation_scores_, proba=np.column_stack(clf.predict_proba(X)),
                  n_iter=net.n_iter_, forwarded=sum(forwarded))
-    if distributed:
+    if distributed:  # tear down together: a rank leaving early can abort in gloo
+        dist.barrier()
         dist.destroy_process_group()
 """)
 
