@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
@@ -12,7 +13,8 @@ if not torch.distributed.is_available():  # pragma: no cover
     pytest.skip("torch.distributed is not available", allow_module_level=True)
 
 SCRIPT = textwrap.dedent("""
-    import os, sys
+    import faulthandler, os, sys
+    faulthandler.enable()  # a crash in a rank prints its Python stack
     import numpy as np, torch
     import torch.distributed as dist
     from skmtl import MultiTaskClassifier, MultiTaskRegressor
@@ -65,6 +67,11 @@ def _run(tmp_path, weighting, nproc):
         sys.executable, "-m", "torch.distributed.run", "--standalone",
         f"--nproc_per_node={nproc}", str(script), str(out), weighting]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+    if run.returncode and "terminate called without an active exception" in run.stderr:
+        # A rank aborted inside torch's C++ runtime (seen in 2 of ~8 full CI runs, never
+        # alone or under load; the Python stack is printed by faulthandler): retry once.
+        warnings.warn(f"torchrun: a rank aborted, retrying once\n{run.stderr[-1500:]}")
+        run = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
     assert run.returncode == 0, run.stderr[-3000:]
     return out
 
