@@ -25,8 +25,8 @@ from torch.func import functional_call, grad, vmap
 
 CHUNK = 1024  # rows a forward pass when adapting on a large support set
 # Layers whose networks run a meta-batch as a loop on the CPU: there vmap's batched
-# convolutions and pooling ran conv4 ~2x slower than B plain calls, while MLPs ran
-# 1.1-7x faster under vmap (meta-batch 4-16).
+# convolutions and pooling ran conv4 1.4-2x slower than B plain calls, while MLPs ran
+# 1.4-6.7x faster under vmap (meta-batch 4-16; benchmarks/bench_meta_batch.py).
 LOOP_ON_CPU = (nn.modules.conv._ConvNd,)
 # Layers whose second derivatives vmap gets wrong: with torch 2.13, MAML's
 # meta-gradient of a conv + batch-norm network under vmap differs from the loop's by
@@ -41,21 +41,34 @@ def squared_error(out, y, reduction="mean"):
     return F.mse_loss(out[:, 0], y, reduction=reduction)
 
 
-def over_tasks(net, task, *episodes, second_order=False):
+def over_tasks(net, task, *episodes, second_order=False, backward=False):
     """``task`` applied to each episode of the stacked ``episodes``, outputs stacked.
 
     One :func:`torch.func.vmap` call for the whole meta-batch; a loop for one
     episode, for a network with buffers (vmap cannot update running statistics in
     place), on the CPU for a network with ``LOOP_ON_CPU`` layers and, when ``task``
-    differentiates twice, for one with ``LOOP_SECOND_ORDER`` layers.
+    differentiates twice, for one with ``LOOP_SECOND_ORDER`` layers.  With
+    ``backward``, ``task`` returns a loss whose gradient is accumulated (an episode
+    at a time in the loop: one episode's graph in memory) and the losses come back
+    detached.
     """
     n = len(episodes[0])
     loop = LOOP_ON_CPU if episodes[0].device.type == "cpu" else ()
     loop += LOOP_SECOND_ORDER if second_order else ()
     if n > 1 and next(net.buffers(), None) is None and \
             not any(isinstance(m, loop) for m in net.modules()):
-        return vmap(task, randomness="different")(*episodes)
-    outs = [task(*(e[i] for e in episodes)) for i in range(n)]
+        out = vmap(task, randomness="different")(*episodes)
+        if backward:
+            out.sum().backward()
+            out = out.detach()
+        return out
+    outs = []
+    for i in range(n):
+        out = task(*(e[i] for e in episodes))
+        if backward:
+            out.backward()
+            out = out.detach()
+        outs.append(out)
     return torch.utils._pytree.tree_map(lambda *t: torch.stack(t), *outs)
 
 
@@ -81,9 +94,7 @@ class ProtoNet(nn.Module):
             protos = self.prototypes(emb[: len(xs)], ys, n_way)
             return F.cross_entropy(self._logits(emb[len(xs) :], protos), yq)
 
-        losses = over_tasks(net, task, XS, YS, XQ, YQ)
-        losses.sum().backward()
-        return losses.detach().sum()
+        return over_tasks(net, task, XS, YS, XQ, YQ, backward=True).sum()
 
     def adapt(self, net, xs, ys, n_way):
         with torch.no_grad():
@@ -180,9 +191,8 @@ class GradientBased(nn.Module):
             return self.loss(self._outputs(net, fast, head, xq), yq)
 
         second = not (self.first_order or self.head_only)  # through the backbone twice
-        losses = over_tasks(net, task, XS, YS, XQ, YQ, second_order=second)
-        losses.sum().backward()
-        return losses.detach().sum()
+        return over_tasks(net, task, XS, YS, XQ, YQ, second_order=second,
+                          backward=True).sum()
 
     def adapt(self, net, xs, ys, n_out, steps=None):
         with torch.no_grad():
