@@ -21,8 +21,9 @@ from ._algorithms import GradientBased, ProtoNet, Reptile, freeze_support_statis
 from ._backbones import make_backbone
 
 ALGORITHMS = ("protonet", "maml", "fomaml", "reptile", "anil", "metasgd")
-# The meta-training parameters' entry in both estimators' docstrings.
-META_TRAINING_DOC = """\
+# Parameter entries both estimators' docstrings share: "    {key}\n" there.
+_SHARED_DOC = {
+    "meta_training": """\
     n_episodes : int, default=1000
         Meta-training episodes.
     meta_batch_size : int, default=4
@@ -33,7 +34,26 @@ META_TRAINING_DOC = """\
         ``"linear"``: the step decays linearly from ``learning_rate`` to 0 over the
         meta-updates (Reptile's annealed outer step, Nichol et al. 2018).
     meta_optimizer : {"adam", "sgd"}, default="adam"
-"""
+""",
+    "transductive": """\
+    transductive : bool, default=False
+        Only for backbones with batch norm (``"conv4"``).  False: an adapted model
+        normalises with the statistics of its support set, so that a prediction
+        depends on its own row alone.  True: with those of the batch being
+        predicted, as MAML's reference code (and the batch-norm layers in
+        meta-training); evaluated on a whole query set at once this is mildly
+        transductive.
+""",
+}
+
+
+def shared_doc(doc):
+    """``doc`` with the shared parameter entries filled in."""
+    for key, text in _SHARED_DOC.items():
+        doc = doc.replace(f"    {{{key}}}\n", text)
+    return doc
+
+
 GRADIENT_BASED = ALGORITHMS[1:]  # the ones with a head and a loss: regression too
 
 

@@ -11,7 +11,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ..base import init_params
-from ._base import ALGORITHMS, META_TRAINING_DOC, _Adapted, _MetaLearner
+from ._base import ALGORITHMS, _Adapted, _MetaLearner, shared_doc
 from ._episodes import EpisodeSampler
 
 
@@ -48,13 +48,7 @@ default="protonet"
         Inner steps at adaptation (``inner_steps`` when None).
     n_support : int, default=20
         Rows a class used as support for ``predict`` after ``fit``.
-    transductive : bool, default=False
-        Only for backbones with batch norm (``"conv4"``).  False: an adapted model
-        normalises with the statistics of its support set, so that a prediction
-        depends on its own row alone.  True: with those of the batch being
-        predicted, as MAML's reference code (and the batch-norm layers in
-        meta-training); evaluated on a whole query set at once this is mildly
-        transductive.
+    {transductive}
     validation_fraction : float, default=0.0
         Fraction of the classes (of the tasks, with ``tasks=``) held out of
         meta-training; when positive, the mean accuracy over 20 fixed episodes on
@@ -98,7 +92,7 @@ default="protonet"
     ['c', 'a']
     """
 
-    __doc__ = __doc__.replace("    {meta_training}\n", META_TRAINING_DOC)
+    __doc__ = shared_doc(__doc__)
     _images = True
     _loss = staticmethod(F.cross_entropy)
     _parameter_constraints = {

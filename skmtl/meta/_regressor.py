@@ -9,7 +9,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from ._algorithms import squared_error
 from ..base import init_params
-from ._base import GRADIENT_BASED, META_TRAINING_DOC, _Adapted, _MetaLearner
+from ._base import GRADIENT_BASED, _Adapted, _MetaLearner, shared_doc
 from ._episodes import EpisodeSampler
 
 
@@ -47,13 +47,7 @@ class MetaLearnerRegressor(RegressorMixin, _MetaLearner):
     n_support : int, default=20
         Rows of the fit data (drawn from all tasks together) that ``predict``
         adapts on after ``fit``.
-    transductive : bool, default=False
-        Only for backbones with batch norm (``"conv4"``).  False: an adapted model
-        normalises with the statistics of its support set, so that a prediction
-        depends on its own row alone.  True: with those of the batch being
-        predicted, as MAML's reference code (and the batch-norm layers in
-        meta-training); evaluated on a whole query set at once this is mildly
-        transductive.
+    {transductive}
     random_state : int, RandomState instance or None, default=None
     device : str, default="auto"
     verbose : int, default=0
@@ -92,7 +86,7 @@ class MetaLearnerRegressor(RegressorMixin, _MetaLearner):
     True
     """
 
-    __doc__ = __doc__.replace("    {meta_training}\n", META_TRAINING_DOC)
+    __doc__ = shared_doc(__doc__)
     _loss = staticmethod(squared_error)
     _parameter_constraints = {
         **_MetaLearner._parameter_constraints,
