@@ -243,9 +243,10 @@ def freeze_support_statistics(net, forward, xs):
     stats = {}  # layer: (count, mean, sum of squared deviations), merged chunk by chunk
 
     def hook(layer, inputs, _):
-        x = inputs[0].transpose(0, 1).reshape(inputs[0].shape[1], -1)  # channels x rest
-        n, mean = x.shape[1], x.mean(1)
-        m2 = ((x - mean[:, None]) ** 2).sum(1)
+        x = inputs[0]
+        var, mean = torch.var_mean(x, [0] + list(range(2, x.dim())), correction=0)
+        n = x.numel() // x.shape[1]  # values a channel
+        m2 = var * n
         if layer in stats:  # Chan et al.'s pairwise update
             n0, mean0, m20 = stats[layer]
             delta = mean - mean0
