@@ -70,7 +70,8 @@ def _run(tmp_path, weighting, nproc):
     if run.returncode and "terminate called without an active exception" in run.stderr:
         # A rank aborted inside torch's C++ runtime (seen in 2 of ~8 full CI runs, never
         # alone or under load; the Python stack is printed by faulthandler): retry once.
-        warnings.warn(f"torchrun: a rank aborted, retrying once\n{run.stderr[-1500:]}")
+        start = max(0, run.stderr.find("Fatal Python error"))  # the rank's Python stack
+        warnings.warn(f"torchrun: a rank aborted, retrying once\n{run.stderr[start:][:3000]}")
         run = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
     assert run.returncode == 0, run.stderr[-3000:]
     return out
