@@ -77,9 +77,7 @@ def measure(backbone, name, batch, device, n, repeats):
     eps = episodes(shape, batch, device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     second = name in ("maml", "metasgd")
-    skmtl_vmaps = batch > 1 and not any(
-        isinstance(m, (A.LOOP_ON_CPU if device.type == "cpu" else ()) +
-                   (A.LOOP_SECOND_ORDER if second else ())) for m in net.modules())
+    skmtl_vmaps = batch > 1 and A.vmapped(net, device, second)
     saved = A.LOOP_ON_CPU, A.LOOP_SECOND_ORDER
 
     def run(vmapped):

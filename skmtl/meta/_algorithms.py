@@ -41,22 +41,27 @@ def squared_error(out, y, reduction="mean"):
     return F.mse_loss(out[:, 0], y, reduction=reduction)
 
 
+def vmapped(net, device, second_order=False):
+    """Whether a meta-batch of ``net`` on ``device`` runs under vmap: not for a
+    network with buffers (vmap cannot update running statistics in place), on the
+    CPU for one with ``LOOP_ON_CPU`` layers, nor, when the task differentiates twice,
+    for one with ``LOOP_SECOND_ORDER`` layers."""
+    loop = LOOP_ON_CPU if device.type == "cpu" else ()
+    loop += LOOP_SECOND_ORDER if second_order else ()
+    return next(net.buffers(), None) is None and \
+        not any(isinstance(m, loop) for m in net.modules())
+
+
 def over_tasks(net, task, *episodes, second_order=False, backward=False):
     """``task`` applied to each episode of the stacked ``episodes``, outputs stacked.
 
-    One :func:`torch.func.vmap` call for the whole meta-batch; a loop for one
-    episode, for a network with buffers (vmap cannot update running statistics in
-    place), on the CPU for a network with ``LOOP_ON_CPU`` layers and, when ``task``
-    differentiates twice, for one with ``LOOP_SECOND_ORDER`` layers.  With
-    ``backward``, ``task`` returns a loss whose gradient is accumulated (an episode
-    at a time in the loop: one episode's graph in memory) and the losses come back
-    detached.
+    One :func:`torch.func.vmap` call for the whole meta-batch where :func:`vmapped`
+    says so, else a loop.  With ``backward``, ``task`` returns a loss whose gradient
+    is accumulated (an episode at a time in the loop: one episode's graph in
+    memory) and the losses come back detached.
     """
     n = len(episodes[0])
-    loop = LOOP_ON_CPU if episodes[0].device.type == "cpu" else ()
-    loop += LOOP_SECOND_ORDER if second_order else ()
-    if n > 1 and next(net.buffers(), None) is None and \
-            not any(isinstance(m, loop) for m in net.modules()):
+    if n > 1 and vmapped(net, episodes[0].device, second_order):
         out = vmap(task, randomness="different")(*episodes)
         if backward:
             out.sum().backward()
