@@ -10,6 +10,7 @@ import re
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 from sklearn.base import clone, is_classifier
@@ -21,28 +22,37 @@ from skmtl import (
     MultiTaskRegressorCV,
 )
 
-torch = pytest.importorskip("torch")
-pd = pytest.importorskip("pandas")
-
-from skmtl import MultiTaskEstimator  # noqa: E402
-from skmtl.meta import MetaLearnerClassifier  # noqa: E402
+try:
+    import torch
+except ImportError:  # the torch backend is an optional extra: its estimators skip
+    torch = None
 
 NET = dict(hidden_layer_sizes=(8,), max_epochs=3, random_state=0, learning_rate=1e-2)
+NAMES = ["reg", "clf", "reg-torch", "clf-torch", "reg-torch-linear", "reg-cv", "clf-cv",
+         "mixed", "meta"]
 ESTIMATORS = {
     "reg": MultiTaskRegressor(alpha=0.1),
     "clf": MultiTaskClassifier(alpha=0.1),
-    "reg-torch": MultiTaskRegressor(backend="torch", **NET),
-    "clf-torch": MultiTaskClassifier(backend="torch", **NET),
-    "reg-torch-linear": MultiTaskRegressor(backend="torch", hidden_layer_sizes=(),
-                                           alpha=0.1),
     "reg-cv": MultiTaskRegressorCV(alphas=3, cv=2),
     "clf-cv": MultiTaskClassifierCV(alphas=3, cv=2),
-    "mixed": MultiTaskEstimator(**NET),
-    "meta": MetaLearnerClassifier(n_way=2, k_shot=1, n_query=1, n_episodes=4,
-                                  hidden_layer_sizes=(8,), random_state=0),
 }
-NUMPY = {"reg", "clf", "reg-cv", "clf-cv"}
+NUMPY = set(ESTIMATORS)
 NETWORKS = {"reg-torch", "clf-torch", "mixed", "meta"}
+if torch is not None:  # without torch, the cases of these estimators skip
+    from skmtl import MultiTaskEstimator
+    from skmtl.meta import MetaLearnerClassifier
+
+    ESTIMATORS.update({
+        "reg-torch": MultiTaskRegressor(backend="torch", **NET),
+        "clf-torch": MultiTaskClassifier(backend="torch", **NET),
+        "reg-torch-linear": MultiTaskRegressor(backend="torch", hidden_layer_sizes=(),
+                                               alpha=0.1),
+        "mixed": MultiTaskEstimator(**NET),
+        "meta": MetaLearnerClassifier(n_way=2, k_shot=1, n_query=1, n_episodes=4,
+                                      hidden_layer_sizes=(8,), random_state=0),
+    })
+assert set(ESTIMATORS) == set(NAMES) or torch is None
+NEEDS_TORCH = pytest.mark.skip(reason="needs pip install 'skmtl[torch]'")
 
 N = 42
 _rng = np.random.RandomState(0)
@@ -86,11 +96,13 @@ def case(*, exclude=(), xfail=None):
 
 def _params():
     for cname, (fn, exclude, xfail) in CASES.items():
-        for ename in ESTIMATORS:
+        for ename in NAMES:
             if ename in exclude:
                 continue
             marks = [pytest.mark.xfail(reason=xfail[ename], strict=True)] \
                 if ename in xfail else []
+            if ename not in ESTIMATORS:
+                marks = [NEEDS_TORCH]
             yield pytest.param(fn, ename, id=f"{cname}-{ename}", marks=marks)
 
 
@@ -358,6 +370,7 @@ def test_bad_input(check, name):
         check(name)
 
 
+@pytest.mark.skipif(torch is None, reason="needs pip install 'skmtl[torch]'")
 @pytest.mark.parametrize("name", ["reg-torch", "clf-torch", "mixed"])
 def test_network_outputs_that_overflow_are_an_error(name):
     """Outputs past float32 are refused at predict, not returned as inf or NaN."""

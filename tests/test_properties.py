@@ -25,6 +25,12 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skmtl import MultiTaskClassifier, MultiTaskRegressor
 
+try:
+    import torch
+except ImportError:  # the torch backend is an optional extra: only its tests skip
+    torch = None
+needs_torch = pytest.mark.skipif(torch is None, reason="needs pip install 'skmtl[torch]'")
+
 # CI: 25 fixed examples a test (derandomized, reproducible); set
 # SKMTL_HYPOTHESIS=thorough for a longer random search on a workstation
 _COMMON = dict(deadline=None, database=None, print_blob=True,
@@ -194,7 +200,7 @@ def test_constant_targets_converge(penalty):
     np.testing.assert_allclose(est.predict(X, tasks=tasks), 0.1)
 
 
-@pytest.mark.parametrize("torch_linear", [False, True])
+@pytest.mark.parametrize("torch_linear", [False, pytest.param(True, marks=needs_torch)])
 @pytest.mark.parametrize("classifier", [False, True])
 def test_the_default_tol_is_reached_on_uncentred_X(classifier, torch_linear):
     """With the intercept a FISTA variable (always for the classification losses,
@@ -212,8 +218,6 @@ def test_the_default_tol_is_reached_on_uncentred_X(classifier, torch_linear):
         warnings.simplefilter("error", ConvergenceWarning)
         backend = dict(backend="torch", hidden_layer_sizes=(), dtype="float64",
                        device="cpu") if torch_linear else {}
-        if torch_linear:
-            pytest.importorskip("torch")
         default = Est(penalty="l2", alpha=0.01, precompute=False, **backend).fit(
             X, y, tasks=tasks)
         exact = Est(penalty="l2", alpha=0.01, tol=1e-12, max_iter=100_000).fit(
@@ -307,14 +311,15 @@ def _scaled_fit(X, Y, y_exp, classifier, params):
     return fit_predict, top
 
 
-torch = pytest.importorskip("torch")
-
-from skmtl import MultiTaskEstimator  # noqa: E402
-from skmtl.meta import MetaLearnerClassifier  # noqa: E402
+# ------------------------------------------------------------- the torch backend
+if torch is not None:  # without torch, the tests below skip (needs_torch)
+    from skmtl import MultiTaskEstimator
+    from skmtl.meta import MetaLearnerClassifier
 
 TORCH_PATTERNS = ("values as large as", "outputs overflow", "became inf", "became nan")
 
 
+@needs_torch
 @PROFILE
 @given(wide_problems(), st.integers(-30, 30), st.integers(-30, 30),
        st.sampled_from(["network", "linear"]), st.booleans())
@@ -373,6 +378,7 @@ def _fit_seeded(name, seed, X, y, tasks):
     return SEEDED[name](seed).fit(X, y, tasks=tasks)
 
 
+@needs_torch
 @pytest.mark.parametrize("name", list(SEEDED) + META)
 def test_same_random_state_same_model_across_fits_and_pickling(name):
     X, y, tasks = _torch_data()
