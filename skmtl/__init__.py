@@ -1,21 +1,40 @@
 """skmtl: multi-task and meta-learning estimators for scikit-learn."""
 
-from .linear import (
+from ._estimators import (
     MultiTaskClassifier,
     MultiTaskClassifierCV,
+    MultiTaskEstimator,
     MultiTaskRegressor,
     MultiTaskRegressorCV,
 )
 
 __version__ = "0.1.0.dev0"
 
+# The meta-learners, imported on first use: ``import skmtl`` loads no torch.
+_LAZY = {
+    "MetaLearnerClassifier": ".meta",
+    "MetaLearnerRegressor": ".meta",
+}
 
-def __getattr__(name):  # the torch backend's own estimator, imported on demand
-    if name == "MultiTaskEstimator":
-        from .nn._mixed import MultiTaskEstimator
 
-        return MultiTaskEstimator
-    raise AttributeError(f"module 'skmtl' has no attribute {name!r}")
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'skmtl' has no attribute {name!r}")
+    import importlib
+
+    try:
+        module = importlib.import_module(_LAZY[name], __name__)
+    except ImportError as exc:
+        if exc.name != "torch" and "torch" not in str(exc):
+            raise
+        raise ImportError(
+            f"skmtl.{name} needs torch: pip install 'skmtl[torch]'.") from exc
+    return getattr(module, name)
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))
+
 
 __all__ = [
     "MultiTaskRegressor",
@@ -23,5 +42,7 @@ __all__ = [
     "MultiTaskRegressorCV",
     "MultiTaskClassifierCV",
     "MultiTaskEstimator",
+    "MetaLearnerClassifier",
+    "MetaLearnerRegressor",
     "__version__",
 ]

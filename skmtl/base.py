@@ -14,6 +14,30 @@ def init_params(est, values):
             setattr(est, name, value)
 
 
+class Engine:
+    """A configuration behind a front-door estimator: its parameters, fit, outputs.
+
+    A subclass declares ``name`` and ``setting`` (how a user selects it, for
+    messages), ``params`` (the estimator parameters it reads), ``conditions``
+    (those read only under another setting: name -> (test of the estimator, that
+    setting)), ``attributes`` (the fitted attributes it sets) and ``network``
+    (whether it is a network: lazy X, no sums of squares), and implements ``fit``
+    and ``outputs(est, X, cols)``.  ``selects``: parameters whose values pick this
+    engine (accepted, not listed as its own).
+    """
+
+    name = setting = ""
+    params = attributes = selects = ()
+    conditions = {}
+    network = False
+
+    @classmethod
+    def uses(cls, est):
+        """The parameters of ``est`` this engine reads, given its other settings."""
+        return {p for p in cls.params
+                if p not in cls.conditions or cls.conditions[p][0](est)} | set(cls.selects)
+
+
 class MultiTaskMixin:
     """Mixin for estimators that take tasks as a 2-D Y or as ``tasks=`` ids.
 

@@ -616,8 +616,9 @@ def test_kkt_norm_penalties(penalty, loss, solver, precompute):
     alpha = {("l21", False): 0.2, ("l1", False): 0.03, ("l21", True): 0.08,
              ("l1", True): 0.03}[penalty, classify]
     Est = MultiTaskClassifier if classify else MultiTaskRegressor
-    est = Est(penalty=penalty, alpha=alpha, solver=solver, precompute=precompute,
-              tol=1e-10, max_iter=50000)
+    kw = {} if classify else {"precompute": precompute}  # the classifier has no Gram form
+    est = Est(penalty=penalty, alpha=alpha, solver=solver, tol=1e-10, max_iter=50000,
+              **kw)
     _fit(est, X, y, tasks=tasks, sample_weight=sw)
     W, b = est.coef_.T, est.intercept_
     G, gb = _gradients(split_long(X, _encode(y, loss), tasks, sw), W, b, loss)
@@ -750,9 +751,9 @@ def _fit_gap_case(spec, loss, solver, precompute, tol):
     classify = loss != "squared"
     X, y, tasks, sw = make_long(7, sizes=(30, 50, 40), classify=classify)
     Est = MultiTaskClassifier if classify else MultiTaskRegressor
-    kw = {"loss": loss} if classify else {}
+    kw = {"loss": loss} if classify else {"precompute": precompute}  # no Gram form
     est = Est(penalty=spec.estimator_penalty(), alpha=spec.alpha, solver=solver,
-              precompute=precompute, tol=tol, max_iter=20000, **kw)
+              tol=tol, max_iter=20000, **kw)
     _fit(est, X, y, tasks=tasks, sample_weight=sw)
     parts = split_long(X, _encode(y, loss), tasks, sw)
     return est, parts, _tol_scale(parts, loss)

@@ -1,18 +1,16 @@
-"""Regularized multi-task linear models (numpy/scipy backend)."""
+"""Regularized multi-task linear models: the numpy/scipy math (no torch).
 
-from ._classifier import MultiTaskClassifier
-from ._estimators import MultiTaskRegressor
+Penalties, losses, data-fit terms, the solvers, regularization paths and the numpy
+engine behind ``MultiTaskRegressor`` / ``MultiTaskClassifier(backend="numpy")``;
+the estimators themselves are ``skmtl.MultiTaskRegressor`` and friends.
+"""
+
 from ._coupling import ClusteredNorm, GraphRegularized, MeanRegularized
-from ._cv import MultiTaskClassifierCV, MultiTaskRegressorCV
 from ._path import multitask_path
 from ._penalties import L1, L2, L21, Dirty, Penalty, TraceNorm
-from ._registry import get_penalty
+from ._registry import PENALTIES, get_penalty
 
 __all__ = [
-    "MultiTaskRegressor",
-    "MultiTaskClassifier",
-    "MultiTaskRegressorCV",
-    "MultiTaskClassifierCV",
     "multitask_path",
     "Penalty",
     "L21",
@@ -23,5 +21,6 @@ __all__ = [
     "GraphRegularized",
     "ClusteredNorm",
     "Dirty",
+    "PENALTIES",
     "get_penalty",
 ]

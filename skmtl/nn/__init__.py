@@ -1,6 +1,7 @@
-"""The torch backend: shared-parameter networks and loss weighting (needs torch)."""
+"""The torch backend: shared-parameter networks, their training loop, loss weighting,
+and the torch engines behind ``backend="torch"`` (needs torch)."""
 
-from ._mixed import MultiTaskEstimator
+from ._modules import ACTIVATIONS
 from ._weighting import WEIGHTINGS
 
-__all__ = ["MultiTaskEstimator", "WEIGHTINGS"]
+__all__ = ["ACTIVATIONS", "WEIGHTINGS"]

@@ -11,8 +11,6 @@ weights that balance the tasks' gradient norms.  Named in ``loss_weighting=``.
 import torch
 from torch import nn
 
-from ..linear._estimators import WEIGHTINGS  # noqa: F401 (the names, one list)
-
 
 def _torchjd():
     try:
@@ -107,19 +105,25 @@ class GradNorm(Weighting):
             self.log_w -= self.lr * g
 
 
-def make_weighting(name, n_tasks):
-    """The weighting called ``name`` for ``n_tasks`` tasks."""
-    if name == "equal":
-        return Equal()
-    if name == "gradnorm":
-        return GradNorm(n_tasks)
-    jd = _torchjd()
-    agg, sc = jd.aggregation, jd.scalarization
-    if name == "uncertainty":
-        return _Scalarizer(sc.UW(n_tasks))
-    if name == "dwa":
-        return _Scalarizer(sc.DWA())
-    factories = {"pcgrad": agg.PCGrad, "mgda": agg.MGDA, "upgrad": agg.UPGrad,
-                 "cagrad": lambda: agg.CAGrad(c=0.5), "nash_mtl": lambda: agg.NashMTL(n_tasks)}
-    return _Aggregator(factories[name]())
+def _aggregator(make):
+    return lambda n_tasks: _Aggregator(make(_torchjd().aggregation, n_tasks))
 
+
+# The one list of loss weightings: name -> factory(n_tasks).  The estimators'
+# ``loss_weighting`` constraint and the documentation read it.
+WEIGHTINGS = {
+    "equal": lambda n_tasks: Equal(),
+    "uncertainty": lambda n_tasks: _Scalarizer(_torchjd().scalarization.UW(n_tasks)),
+    "dwa": lambda n_tasks: _Scalarizer(_torchjd().scalarization.DWA()),
+    "gradnorm": GradNorm,
+    "pcgrad": _aggregator(lambda agg, n: agg.PCGrad()),
+    "mgda": _aggregator(lambda agg, n: agg.MGDA()),
+    "cagrad": _aggregator(lambda agg, n: agg.CAGrad(c=0.5)),
+    "nash_mtl": _aggregator(lambda agg, n: agg.NashMTL(n)),
+    "upgrad": _aggregator(lambda agg, n: agg.UPGrad()),
+}
+
+
+def make_weighting(name, n_tasks):
+    """The weighting called ``name`` (a key of :data:`WEIGHTINGS`) for ``n_tasks`` tasks."""
+    return WEIGHTINGS[name](n_tasks)

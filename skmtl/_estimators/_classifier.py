@@ -8,10 +8,11 @@ from sklearn.utils.extmath import softmax
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
-from ..metrics import task_average
 from ..base import init_params
-from ._estimators import _SHARED_DOC, _MultiTaskLinear, _is_torch
-from ._losses import LOSSES
+from ..linear._losses import LOSSES
+from ..metrics import task_average
+from ._base import _MultiTaskLinear, _is_torch
+from ._docs import shared_doc
 
 
 def class_scores(Z, proba):
@@ -58,15 +59,19 @@ class MultiTaskClassifier(ClassifierMixin, _MultiTaskLinear):
         each, zero where a class does not occur in the row's task).
     coef_ : ndarray of shape (n_outputs, n_features)
         One row per binary task, ``n_classes`` rows per multiclass task (rows of
-        task ``t`` in the order of its classes).
+        task ``t`` in the order of its classes); the linear configurations.
     intercept_ : ndarray of shape (n_outputs,)
+        (The linear configurations.)
     tasks_ : ndarray or None
         Task labels seen in fit (long format), sorted; ``None`` in wide format.
     n_tasks_ : int
     n_iter_ : int
+        Iterations of the solver, or epochs of the network.
     dual_gap_ : float
+        Final duality gap (the linear configurations).
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
+    {network_attributes}
 
     See Also
     --------
@@ -87,15 +92,16 @@ class MultiTaskClassifier(ClassifierMixin, _MultiTaskLinear):
     (2, 2)
     """
 
-    __doc__ = __doc__.replace("{shared}", _SHARED_DOC.strip())
+    __doc__ = shared_doc(__doc__, precompute=False)
     _classifier = True
-    _parameter_constraints = {
-        **_MultiTaskLinear._parameter_constraints,
+    _parameter_constraints = {  # precompute: the squared loss's Gram form only
+        **{k: v for k, v in _MultiTaskLinear._parameter_constraints.items()
+           if k != "precompute"},
         "loss": [StrOptions({"logistic", "squared_hinge"})],
     }
 
     def __init__(self, penalty="l21", alpha=1.0, *, loss="logistic", fit_intercept=True,
-                 solver="auto", precompute="auto", max_iter=1000, tol=1e-4,
+                 solver="auto", max_iter=1000, tol=1e-4,
                  warm_start=False, verbose=0, backend="numpy", hidden_layer_sizes=(100,),
                  activation="relu", dropout=0.0, batch_norm=False,
                  architecture="shared", n_experts=4, module=None,

@@ -7,8 +7,9 @@ from sklearn.utils.multiclass import type_of_target
 
 from .._tasks import is_missing
 from ..base import init_params
-from ..linear._classifier import _task_name, class_scores
-from ..linear._estimators import _MultiTaskLinear, _TORCH_PARAMS
+from ._base import _MultiTaskLinear
+from ._classifier import _task_name, class_scores
+from ._params import LINEAR_CONSTRAINTS, TORCH_CONSTRAINTS
 
 
 class MultiTaskEstimator(_MultiTaskLinear):
@@ -58,13 +59,12 @@ class MultiTaskEstimator(_MultiTaskLinear):
     """
 
     _classifier = True  # labels may be strings
-    backend = "torch"
     _parameter_constraints = {
-        **{k: v for k, v in _MultiTaskLinear._parameter_constraints.items()
-           if k in _TORCH_PARAMS + ("tol", "warm_start", "verbose") and k != "backend"},
+        **{k: v for k, v in TORCH_CONSTRAINTS.items() if k != "backend"},
+        **{k: LINEAR_CONSTRAINTS[k] for k in ("tol", "warm_start", "verbose")},
         "task_types": [dict, list, None],
     }
-    loss = "logistic"
+    _own_params = ("task_types",)
 
     def __init__(self, task_types=None, *, hidden_layer_sizes=(100,), activation="relu",
                  dropout=0.0, batch_norm=False, architecture="shared", n_experts=4,
@@ -81,8 +81,12 @@ class MultiTaskEstimator(_MultiTaskLinear):
         tags.classifier_tags = ClassifierTags()
         return tags
 
-    def _linear_torch(self):
-        return False  # hidden_layer_sizes=(): linear heads on X, trained as a network
+    def _backend(self):
+        return "torch"
+
+    def _engine_class(self, network=None):
+        # hidden_layer_sizes=(): linear heads on X, trained as a network
+        return super()._engine_class(network=True)
 
     def _type_of(self, table, t, y):
         if self.task_types is not None:

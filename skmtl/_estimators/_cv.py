@@ -22,11 +22,13 @@ from sklearn.utils.parallel import Parallel, delayed  # joblib's, carrying sklea
 from .._tasks import is_missing
 from ..base import init_params
 from ..model_selection import TaskKFold
+from ..linear._engine import LinearEngine
+from ..linear._path import _grid, _iter_path
+from ..linear._penalties import Penalty
+from ..linear._registry import PENALTIES
 from ._classifier import MultiTaskClassifier
-from ._estimators import MultiTaskRegressor, _MultiTaskLinear
-from ._path import _grid, _iter_path
-from ._penalties import Penalty
-from ._registry import PENALTIES
+from ._params import LINEAR_CONSTRAINTS
+from ._regressor import MultiTaskRegressor
 
 __all__ = ["MultiTaskRegressorCV", "MultiTaskClassifierCV"]
 
@@ -93,9 +95,8 @@ def _fold_path(base, metric, X, y, tasks, sw, penalty, alphas, train, test):
 class _CVMixin:
     """Cross-validation along the path; shared by the two CV estimators."""
 
-    backend = "numpy"  # paths are a numpy-backend feature
-
     _cv_constraints = {
+        **{k: v for k, v in LINEAR_CONSTRAINTS.items() if k not in ("alpha", "warm_start")},
         "penalty": [StrOptions(set(PENALTIES)), Penalty, list, tuple],
         "alphas": [Interval(numbers.Integral, 1, None, closed="left"), "array-like"],
         "eps": [Interval(numbers.Real, 0, 1, closed="neither")],
@@ -103,6 +104,14 @@ class _CVMixin:
         "n_jobs": [numbers.Integral, None],
         "scoring": [callable, None],
     }
+
+    _own_params = ("alphas", "eps", "cv", "n_jobs", "scoring")
+
+    def _backend(self):
+        return "numpy"  # paths are a numpy-backend feature
+
+    def _engine_class(self, network=None):
+        return LinearEngine
 
     def _base(self):
         params = {k: v for k, v in self.get_params(deep=False).items()
@@ -212,7 +221,7 @@ def _cv_doc(base_name, path_doc):
         response_method="predict_proba")`` (greater is better; its values are
         stored in the path attribute); ``None``: the default metric below.
     {"loss, " if base_name == "MultiTaskClassifier" else ""}fit_intercept, solver, \
-precompute, max_iter, tol, verbose
+{"" if base_name == "MultiTaskClassifier" else "precompute, "}max_iter, tol, verbose
         As in :class:`~skmtl.{base_name}`.
 
     Attributes
@@ -232,7 +241,7 @@ class MultiTaskRegressorCV(_CVMixin, MultiTaskRegressor):
     Examples
     --------
     >>> import numpy as np
-    >>> from skmtl.linear import MultiTaskRegressorCV
+    >>> from skmtl import MultiTaskRegressorCV
     >>> rng = np.random.RandomState(0)
     >>> X, tasks = rng.randn(120, 6), np.repeat([0, 1, 2], 40)
     >>> y = X[:, 0] - X[:, 1] + 0.1 * rng.randn(120)
@@ -247,8 +256,6 @@ class MultiTaskRegressorCV(_CVMixin, MultiTaskRegressor):
     _lower_is_better = True
     _path_name = "mse_path_"
     _parameter_constraints = {
-        **{k: v for k, v in _MultiTaskLinear._parameter_constraints.items()
-           if k not in ("alpha", "warm_start")},
         **_CVMixin._cv_constraints,
     }
 
@@ -257,7 +264,6 @@ class MultiTaskRegressorCV(_CVMixin, MultiTaskRegressor):
                  tol=1e-4, verbose=0, scoring=None):
         init_params(self, locals())
 
-    warm_start = False
     _metric = staticmethod(_mean_task_mse)
 
 
@@ -267,7 +273,7 @@ class MultiTaskClassifierCV(_CVMixin, MultiTaskClassifier):
     Examples
     --------
     >>> import numpy as np
-    >>> from skmtl.linear import MultiTaskClassifierCV
+    >>> from skmtl import MultiTaskClassifierCV
     >>> rng = np.random.RandomState(0)
     >>> X, tasks = rng.randn(150, 4), np.repeat(["a", "b", "c"], 50)
     >>> y = (X[:, 0] > 0).astype(int)
@@ -280,15 +286,12 @@ class MultiTaskClassifierCV(_CVMixin, MultiTaskClassifier):
     _lower_is_better = False
     _path_name = "scores_path_"
     _parameter_constraints = {
-        **{k: v for k, v in MultiTaskClassifier._parameter_constraints.items()
-           if k not in ("alpha", "warm_start")},
-        **_CVMixin._cv_constraints,
+        **{k: v for k, v in _CVMixin._cv_constraints.items() if k != "precompute"},
+        "loss": MultiTaskClassifier._parameter_constraints["loss"],
     }
 
     def __init__(self, penalty="l21", *, loss="logistic", alphas=100, eps=1e-3, cv=None,
-                 n_jobs=None, fit_intercept=True, solver="auto", precompute="auto",
-                 max_iter=1000, tol=1e-4, verbose=0, scoring=None):
+                 n_jobs=None, fit_intercept=True, solver="auto", max_iter=1000, tol=1e-4, verbose=0, scoring=None):
         init_params(self, locals())
 
-    warm_start = False
     _metric = staticmethod(_mean_task_accuracy)

@@ -1,4 +1,4 @@
-"""The parameter documentation the linear estimators share."""
+"""The parameter and attribute documentation the estimators share."""
 
 _SHARED_DOC = """
     penalty : {"l21", "l1", "l2", "trace", "mean", "graph", "cluster", "dirty"} \
@@ -14,11 +14,7 @@ or Penalty, default="l21"
         ``"fista"``: accelerated proximal gradient, every penalty.  ``"cd"``: block
         coordinate descent in Gram form with Gap Safe screening, for ``"l21"`` with
         the squared loss.  ``"auto"`` takes ``"cd"`` where it applies.
-    precompute : "auto" or bool, default="auto"
-        Whether the squared loss works on per-task Gram matrices (one iteration
-        costs ``O(p^2 T)`` instead of a pass over X).  ``"auto"`` does so when that
-        is cheaper than a pass over the data.
-    max_iter : int, default=1000
+{precompute}    max_iter : int, default=1000
         Maximum number of iterations (epochs for ``"cd"``).
     tol : float, default=1e-4
         Stop when the duality gap falls under ``tol`` times the data-fit term at
@@ -35,12 +31,22 @@ or Penalty, default="l21"
         a trunk shared by all tasks and one head per task (hard parameter
         sharing), trained by mini-batch AdamW on the same per-task mean losses;
         the parameters below apply to it (``penalty`` and ``alpha`` only to the
-        linear model, ``hidden_layer_sizes=()``).
+        linear model, ``hidden_layer_sizes=()``).  Three configurations follow:
+        the numpy linear model (``backend="numpy"``: ``penalty`` to ``warm_start``),
+        the linear model on a torch device (``backend="torch",
+        hidden_layer_sizes=()``: the same but ``precompute`` and ``solver="cd"``,
+        plus ``device`` and ``dtype``) and the network (``backend="torch"`` with
+        hidden layers, ``module`` or ``architecture="mmoe"``: ``hidden_layer_sizes``
+        to ``dtype``, plus ``tol``, ``warm_start``).  A parameter set away from its
+        default that the chosen configuration does not use is a ``ValueError``
+        naming the setting that uses it; ``verbose`` and ``random_state`` are
+        accepted by all three (the numpy solvers are deterministic).
     hidden_layer_sizes : tuple of int, default=(100,)
         Widths of the shared trunk's layers (torch backend).  ``()`` is the
         regularized linear model of the numpy backend (same objective, penalty and
         solver, same solution) with the products with X on the torch device.
     activation : {"relu", "tanh", "logistic", "gelu", "identity"}, default="relu"
+        The trunk's activation: a key of ``skmtl.nn.ACTIVATIONS``.
     dropout : float, default=0.0
     batch_norm : bool, default=False
     architecture : {"shared", "mmoe"}, default="shared"
@@ -51,7 +57,8 @@ or Penalty, default="l21"
         A custom trunk mapping (batch, n_features) to (batch, width) (images, text
         embeddings ...); replaces the MLP trunk.
     loss_weighting : str, default="equal"
-        How the per-task losses make one update: ``"equal"`` (their sum),
+        How the per-task losses make one update, a key of ``skmtl.nn.WEIGHTINGS``:
+        ``"equal"`` (their sum),
         ``"uncertainty"`` (Kendall et al. 2018), ``"dwa"`` (dynamic weight average,
         Liu et al. 2019), ``"gradnorm"`` (Chen et al. 2018), or an aggregation of
         the per-task gradients of the shared parameters: ``"pcgrad"``, ``"mgda"``,
@@ -76,3 +83,34 @@ or Penalty, default="l21"
         ``"auto"`` uses a CUDA GPU when there is one.
     dtype : {"float32", "float64"}, default="float32"
 """
+
+# The fitted attributes of each configuration, after the ones all share.
+_NETWORK_ATTRIBUTES_DOC = """
+    module_ : torch.nn.Module
+        The trained network (torch backend with hidden layers, or after
+        ``partial_fit``); it maps a batch to ``(features, outputs)``.
+    loss_curve_ : list of float
+        The training loss (the sum of the per-task mean losses) after each epoch.
+    task_loss_curve_ : ndarray of shape (n_epochs, n_tasks)
+        Each task's mean training loss after each epoch.
+    validation_scores_ : list of float or None
+        Minus the validation loss after each epoch with ``early_stopping=True``,
+        else ``None``.
+    device_ : torch.device
+        Where the network was trained.
+"""
+
+# MultiTaskRegressor's only (the squared loss's Gram form)
+_PRECOMPUTE_DOC = """\
+    precompute : "auto" or bool, default="auto"
+        Whether the squared loss works on per-task Gram matrices (one iteration
+        costs ``O(p^2 T)`` instead of a pass over X).  ``"auto"`` does so when that
+        is cheaper than a pass over the data.
+"""
+
+
+def shared_doc(doc, precompute):
+    """``doc`` with the shared parameter and network attribute entries filled in."""
+    shared = _SHARED_DOC.replace("{precompute}", _PRECOMPUTE_DOC if precompute else "")
+    return doc.replace("{shared}", shared.strip()).replace(
+        "{network_attributes}", _NETWORK_ATTRIBUTES_DOC.strip())

@@ -1,0 +1,182 @@
+"""The front door the multi-task estimators share: data validation, the choice of
+engine, predict plumbing and pickling.
+
+The estimator validates X and the targets, encodes them and sets the task
+bookkeeping; the engine it is configured for (:class:`~skmtl.linear._engine.
+LinearEngine` for ``backend="numpy"``, a torch engine of ``skmtl.nn`` otherwise)
+solves and predicts.  torch is imported only when a torch engine is chosen.
+"""
+
+import copy
+
+import numpy as np
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .._tasks import check_scale, split_tasks, take_rows
+from ..base import MultiTaskMixin
+from ..linear._engine import LinearEngine
+from ..linear._losses import Squared
+from ._params import LINEAR_CONSTRAINTS, TORCH_CONSTRAINTS, check_configuration
+
+
+def _is_torch(est):
+    return est._backend() == "torch"
+
+
+class _Outputs:
+    """All outputs for the rows being predicted (wide format): one product."""
+
+    def __init__(self, Z):
+        self.Z = Z
+        self.shape = Z.shape
+
+
+class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
+    _parameter_constraints = {**LINEAR_CONSTRAINTS, **TORCH_CONSTRAINTS}
+    _classifier = False
+    _own_params = ()  # parameters the front door uses itself (none here)
+
+    # ------------------------------------------------------------ configuration
+    def _backend(self):
+        return self.backend
+
+    def _engine_class(self, network=None):
+        if self._backend() == "numpy":
+            return LinearEngine
+        try:
+            from ..nn._engines import torch_engine
+        except ImportError as exc:
+            if "torch" not in str(exc):
+                raise
+            raise ImportError(
+                f"{type(self).__name__} with backend='torch' needs torch: pip install "
+                "'skmtl[torch]'.") from exc
+        return torch_engine(self, network)
+
+    def _configure(self, network=None):
+        """The engine for the current parameters (refusing any it does not use)."""
+        engine = self._engine_class(network)
+        check_configuration(self, engine, self._own_params)
+        self._engine = engine(self)
+        return self._engine
+
+    def _loss(self):
+        return Squared()
+
+    # ---------------------------------------------------------------------- fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, tasks=None, sample_weight=None):
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_tasks)
+            Targets.  2-D: one column a task, a missing label (NaN) leaving the row
+            out of that task.  1-D with ``tasks``: long format.  1-D alone: one task.
+        tasks : array-like of shape (n_samples,), default=None
+            Task label (int or str) of each row, for the long format.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights; each task's loss is its weighted mean.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self.__dict__.pop("_given_classes", None)  # partial_fit's classes= no more
+        engine = self._configure()
+        if engine.network:
+            engine.fit(self, X, y, tasks, sample_weight, partial=False)
+        else:
+            engine.fit(self, self._prepare(X, y, tasks, sample_weight, self.penalty,
+                                           engine))
+        return self
+
+    @available_if(_is_torch)
+    def partial_fit(self, X, y, tasks=None, sample_weight=None):
+        """One more epoch of training on this data (``backend="torch"`` only).
+
+        The first call initialises the network; later calls need the same tasks
+        (and, for a classifier, the same classes in each task).
+
+        Returns
+        -------
+        self : object
+        """
+        first = not hasattr(self, "module_")
+        if first:
+            self._validate_params()
+            self._configure(network=True)
+        self._engine.fit(self, X, y, tasks, sample_weight, partial=True, resume=not first)
+        return self
+
+    def _prepare(self, X, y, tasks, sample_weight, penalty, engine=None):
+        """Validate the data, set the task bookkeeping, and build the linear problem."""
+        engine = engine or self._configure()
+        table, targets, out_groups = self._tables(X, y, tasks, sample_weight)
+        return engine.problem(table, targets, out_groups, self._loss(), penalty)
+
+    def _store(self, problem, *solution):
+        self._engine.store(self, problem, *solution)
+
+    def _solver_params(self):
+        return self._engine.solver_params()
+
+    def _tables(self, X, y, tasks, sample_weight, reset=True):
+        """Validate the data, encode the targets and set the task bookkeeping."""
+        X = self._check_X(X, reset)
+        table = split_tasks(X, y, tasks, sample_weight, classifier=self._classifier)
+        if not self._classifier:  # the targets enter the squared loss
+            self._check_scale(np.concatenate(table.y), "y")
+        targets, out_groups = self._encode_targets(table)
+        sizes = [E.shape[1] for E in targets]
+        self.tasks_ = table.labels
+        self.n_tasks_ = table.n_tasks
+        self._squeeze = table.squeeze
+        bounds = np.concatenate([[0], np.cumsum(sizes)])
+        self._out_slices = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        return table, targets, out_groups
+
+    def _check_X(self, X, reset):
+        """Validated X; a memmap or torch Dataset for a network stays on disk (lazy)."""
+        if self._engine.network:
+            lazy = self._engine.streamed(self, X, reset)
+            if lazy is not None:
+                return lazy
+        X = validate_data(self, X, accept_sparse="csr", dtype=np.float64, reset=reset)
+        self._check_scale(X, "X")
+        return X
+
+    def _check_scale(self, A, name):
+        """Values the engine's arithmetic takes: see :func:`check_scale`."""
+        check_scale(A, name, self._engine.dtype, squared=not self._engine.network)
+
+    def _regression_tasks(self, table):
+        return [not self._classifier] * table.n_tasks
+
+    # ------------------------------------------------------------------ predict
+    def _decision(self, X, t, rows):
+        s = self._out_slices[t]
+        if isinstance(X, _Outputs):  # the outputs, computed once
+            return X.Z[:, s] if rows is None else X.Z[rows, s]
+        Xt = X if rows is None else take_rows(X, rows)
+        return self._engine.outputs(self, Xt, s)
+
+    def _validate_predict(self, X, tasks):
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        codes = self._task_codes(tasks, X.shape[0])
+        if codes is not None:
+            return X, codes
+        return _Outputs(self._engine.outputs(self, X)), codes
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # a copy: the default is self.__dict__
+        if "module_" in state:  # the weights travel on the CPU
+            state["module_"] = copy.deepcopy(state["module_"]).cpu()
+            state.pop("_trainer", None)
+        return state

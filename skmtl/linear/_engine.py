@@ -1,0 +1,102 @@
+"""The numpy engine: the penalized linear model behind ``backend="numpy"``.
+
+An engine is the configuration a front-door estimator (``MultiTaskRegressor``,
+``MultiTaskClassifier``, ...) runs: it declares the estimator parameters it uses
+(``params``), builds and solves its problem, sets the fitted attributes it
+documents (``attributes``) and computes the outputs for new rows.  The estimator
+validates the data, encodes the targets and refuses a parameter that its engine
+does not use.
+"""
+
+import warnings
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+
+from ..base import Engine
+from ._datafit import make_blocks
+from ._penalties import Dirty
+from ._problem import make_problem
+from ._registry import get_penalty
+
+
+class LinearEngine(Engine):
+    """The regularized multi-task linear model, solved by FISTA or coordinate descent.
+
+    Parameters
+    ----------
+    est : estimator
+        The front door; the values of :attr:`params` are read from it.
+    """
+
+    name = "the numpy linear model"
+    setting = 'backend="numpy"'
+    params = ("penalty", "alpha", "fit_intercept", "solver", "precompute", "max_iter",
+              "tol", "warm_start", "loss")
+    attributes = ("coef_", "intercept_", "n_iter_", "dual_gap_")
+    dtype = np.float64
+
+    # the value of a parameter an estimator does not have (the classifier has no
+    # precompute, the CV estimators no warm_start)
+    _absent = {"precompute": "auto", "warm_start": False}
+
+    def __init__(self, est):
+        for name in self.params:
+            setattr(self, name, getattr(est, name, self._absent.get(name)))
+        self.verbose = getattr(est, "verbose", 0)
+
+    # ----------------------------------------------------------------- problem
+    def _design(self):
+        """The data-fit factory for :func:`make_problem` (None: numpy's own)."""
+        return None
+
+    def problem(self, table, targets, out_groups, loss, penalty):
+        """The penalized problem of the encoded targets."""
+        blocks, out_task = make_blocks(table, targets, segmented=loss.name == "logistic")
+        penalty = clone(get_penalty(penalty)).bind(out_task, out_groups)
+        return make_problem(blocks, loss, penalty, table.X.shape[1], out_task.size,
+                            fit_intercept=self.fit_intercept, solver=self.solver,
+                            precompute=self.precompute, design=self._design())
+
+    def solver_params(self):
+        return dict(max_iter=self.max_iter, tol=self.tol, verbose=self.verbose)
+
+    # --------------------------------------------------------------------- fit
+    def fit(self, est, problem):
+        """Solve ``problem`` at ``alpha`` (from the last solution with warm_start)."""
+        V, b = self.initial(est, problem)
+        self.store(est, problem, *problem.solve(self.alpha, V, b, **self.solver_params()))
+
+    def initial(self, est, problem):
+        V, b = problem.start()
+        last = getattr(est, "_variable", None)
+        if self.warm_start and last is not None and last.shape == V.shape:
+            V = last.copy()
+            if b is not None and est.intercept_.shape == b.shape:
+                b = est.intercept_.copy()
+        return V, b
+
+    def store(self, est, problem, V, b, gap, n_iter, converged):
+        """Set the fitted attributes of a solution on ``est``."""
+        W = problem.penalty.coef(V)
+        est._variable = V
+        est.coef_ = np.ascontiguousarray(W.T)
+        est.intercept_ = b
+        if isinstance(problem.penalty, Dirty):
+            est.coef_shared_, est.coef_specific_ = (A.T for A in problem.penalty._split(V))
+        est.n_iter_ = n_iter
+        est.dual_gap_ = gap
+        if not converged:
+            warnings.warn(
+                f"The solver did not converge in max_iter={self.max_iter} iterations "
+                f"(duality gap {gap:.3e}). Increase max_iter or tol, or scale the "
+                "features.",
+                ConvergenceWarning,
+            )
+
+    # ----------------------------------------------------------------- predict
+    def outputs(self, est, X, cols=slice(None)):
+        """Outputs ``cols`` (all by default) for the rows of ``X``: (n_samples, n_cols)."""
+        return np.asarray(X @ est.coef_[cols].T) + est.intercept_[cols]
+

@@ -1,0 +1,213 @@
+"""Every parameter set away from its default changes the fit, or is refused.
+
+For each estimator and configuration, each parameter is set to a value other than
+its default.  A parameter the configuration reads (its engine's ``uses``) must
+change something observable: the predictions, a fitted attribute, or the printed
+progress.  Any other must be refused with a ValueError that names it and the
+setting that uses it.  The few parameters that are accepted everywhere without
+changing the model have their own tests below.
+"""
+
+import contextlib
+import io
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from skmtl import (
+    MultiTaskClassifier,
+    MultiTaskClassifierCV,
+    MultiTaskRegressor,
+    MultiTaskRegressorCV,
+)
+
+torch_installed = True
+try:
+    import torch  # noqa: F401
+except ImportError:
+    torch_installed = False
+needs_torch = pytest.mark.skipif(not torch_installed, reason="needs the torch extra")
+
+
+def _module():
+    import torch
+
+    return torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Tanh())
+
+
+# A value other than the default for every parameter (a callable: built on use).
+OTHER = {
+    "penalty": "trace", "alpha": 0.05, "fit_intercept": False, "solver": "fista",
+    "precompute": False, "max_iter": 3, "tol": 0.3, "warm_start": True, "verbose": 1,
+    "backend": None, "hidden_layer_sizes": (7,), "activation": "tanh", "dropout": 0.5,
+    "batch_norm": True, "architecture": "mmoe", "n_experts": 2, "module": _module,
+    "loss_weighting": "uncertainty", "learning_rate": 3e-2, "weight_decay": 0.3,
+    "batch_size": 7, "max_epochs": 2, "early_stopping": True,
+    "validation_fraction": 0.4, "n_iter_no_change": 1, "random_state": 1,
+    "device": "cuda", "dtype": "float64", "loss": "squared_hinge", "alphas": 3,
+    "eps": 0.3, "cv": 3, "n_jobs": 2,
+    "scoring": lambda est, X, y, **kw: -float(np.abs(est.coef_).sum()),
+    "task_types": ["regression", "regression"],
+}
+
+NET = dict(backend="torch", max_epochs=8, random_state=0, learning_rate=1e-2,
+           hidden_layer_sizes=(5,), tol=0.02, n_iter_no_change=3)
+LIN = dict(backend="torch", hidden_layer_sizes=())
+CASES = [
+    ("numpy", MultiTaskRegressor, dict(alpha=0.3)),
+    ("numpy", MultiTaskClassifier, dict(alpha=0.01)),
+    ("cv", MultiTaskRegressorCV, dict(alphas=5, cv=2)),
+    ("cv", MultiTaskClassifierCV, dict(alphas=5, cv=2)),
+    ("torch linear", MultiTaskRegressor, dict(alpha=0.3, **LIN)),
+    ("torch linear", MultiTaskClassifier, dict(alpha=0.01, **LIN)),
+    ("network", MultiTaskRegressor, NET),
+    ("network", MultiTaskClassifier, NET),
+    ("network", "MultiTaskEstimator", {k: v for k, v in NET.items() if k != "backend"}),
+]
+
+
+def _data(classifier):
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 4)
+    Y = X @ rng.randn(4, 2) + 0.3 * rng.randn(60, 2)
+    if classifier == "mixed":
+        return X, np.column_stack([(Y[:, 0] > 0).astype(float), Y[:, 1]])
+    return X, ((Y > 0).astype(int) if classifier else Y)
+
+
+def _estimator(cls):
+    if cls == "MultiTaskEstimator":
+        from skmtl import MultiTaskEstimator
+
+        return MultiTaskEstimator
+    return cls
+
+
+def _fingerprint(est, X, y):
+    """What a user can observe of a fit: predictions, fitted arrays, printed text."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+        if est.get_params().get("warm_start"):
+            est.fit(X, y)  # the second fit starts from the first
+        pred = np.asarray(est.predict(X), dtype=float)
+    attrs = [np.asarray(getattr(est, a), dtype=float).ravel() for a in
+             ("coef_", "intercept_", "n_iter_", "loss_curve_", "alpha_", "alphas_",
+              "mse_path_", "scores_path_")
+             if getattr(est, a, None) is not None]
+    return pred, attrs, out.getvalue()
+
+
+def _differs(a, b):
+    (pa, aa, ta), (pb, ab, tb) = a, b
+    if ta != tb or not np.array_equal(pa, pb) or len(aa) != len(ab):
+        return True
+    return any(x.shape != y.shape or not np.array_equal(x, y) for x, y in zip(aa, ab))
+
+
+def _params_of(kind, cls, base):
+    est = _estimator(cls)(**base)
+    return [(kind, cls, base, name) for name in sorted(est.get_params(deep=False))
+            if name != "backend"]
+
+
+PARAMS = [p for kind, cls, base in CASES for p in _params_of(kind, cls, base)]
+
+
+def _engine(est):
+    return est._engine_class(True if type(est).__name__ == "MultiTaskEstimator" else None)
+
+
+@pytest.mark.parametrize(
+    "kind, cls, base, name", PARAMS,
+    ids=[f"{k}-{c if isinstance(c, str) else c.__name__}-{n}" for k, c, _, n in PARAMS])
+def test_each_parameter_is_used_or_refused(kind, cls, base, name):
+    if kind in ("network", "torch linear") and not torch_installed:
+        pytest.skip("needs the torch extra")
+    cls = _estimator(cls)
+    classifier = "mixed" if cls.__name__ == "MultiTaskEstimator" else \
+        issubclass(cls, MultiTaskClassifier)
+    X, y = _data(classifier)
+    default = cls(**base)
+    value = OTHER[name]() if name == "module" else OTHER[name]
+    if name in ("random_state", "n_jobs"):
+        pytest.skip("accepted by every configuration: see the tests below")
+    if name == "device":
+        if torch_installed and __import__("torch").cuda.is_available():
+            pytest.skip("device='cuda' is valid here")
+    changed = clone(default).set_params(**{name: value})
+    if kind == "network":  # settings under which the parameter is read
+        extra = {"n_experts": dict(architecture="mmoe"),
+                 "validation_fraction": dict(early_stopping=True),
+                 "n_iter_no_change": dict(tol=10.0)}.get(name, {})  # 10: every epoch stalls
+        default.set_params(**extra)
+        changed.set_params(**extra)
+    if name == "module":  # a custom trunk replaces the MLP: its settings at defaults
+        changed.set_params(hidden_layer_sizes=(100,))
+    engine = _engine(changed)
+    if engine is not _engine(default):  # the parameter picks another configuration
+        assert name in engine.selects or name in engine.uses(changed)
+        return
+    used = name in engine.uses(changed) or name == "verbose" or \
+        name in changed._own_params
+    if name == "solver" and kind != "network" and (kind == "torch linear" or classifier):
+        # "auto" is "fista" here; "cd" is read and refused
+        with pytest.raises(ValueError, match="solver='cd' (needs|runs on the numpy)"):
+            clone(changed).set_params(solver="cd").fit(X, y)
+        return
+    if name == "loss" and kind == "network":  # the network trains the logistic loss only
+        with pytest.raises(ValueError, match="loss='logistic' only"):
+            changed.fit(X, y)
+        return
+    if not used:
+        with pytest.raises(ValueError, match=rf"(?s){name}=.* has no effect on .* a "
+                                             r"parameter of .*default"):
+            changed.fit(X, y)
+        return
+    if name == "device":  # read: a CUDA device is asked for on a machine without one
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            changed.fit(X, y)
+        return
+    assert _differs(_fingerprint(default, X, y), _fingerprint(changed, X, y)), (
+        f"{name}={value!r} is accepted by {engine.name} but changes nothing")
+
+
+@pytest.mark.parametrize("cls", [MultiTaskRegressor, MultiTaskClassifier])
+def test_random_state_is_accepted_and_the_numpy_solvers_are_deterministic(cls):
+    X, y = _data(issubclass(cls, MultiTaskClassifier))
+    a = cls(alpha=0.1).fit(X, y)
+    b = cls(alpha=0.1, random_state=3).fit(X, y)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+
+
+@needs_torch
+def test_random_state_seeds_the_network():
+    X, y = _data(False)
+    a = MultiTaskRegressor(**NET).fit(X, y)
+    b = MultiTaskRegressor(**{**NET, "random_state": 1}).fit(X, y)
+    assert not np.array_equal(a.predict(X), b.predict(X))
+
+
+def test_n_jobs_runs_the_folds_in_parallel_to_the_same_result():
+    X, y = _data(False)
+    a = MultiTaskRegressorCV(alphas=4, cv=2).fit(X, y)
+    b = MultiTaskRegressorCV(alphas=4, cv=2, n_jobs=2).fit(X, y)
+    np.testing.assert_allclose(a.mse_path_, b.mse_path_, rtol=1e-12)
+
+
+def test_the_message_names_the_setting_that_uses_the_parameter():
+    X, y = _data(False)
+    with pytest.raises(ValueError, match=r"dropout=0\.9 has no effect on the numpy "
+                                         r"linear model .*backend=\"torch\""):
+        MultiTaskRegressor(dropout=0.9).fit(X, y)
+    if torch_installed:
+        with pytest.raises(ValueError, match=r"alpha=1000000\.0 has no effect on the "
+                                             r"torch network.*backend=\"numpy\""):
+            MultiTaskRegressor(**NET, alpha=1e6).fit(X, y)
+        with pytest.raises(ValueError, match=r'n_experts=2 .*architecture="mmoe"'):
+            MultiTaskRegressor(**NET, n_experts=2).fit(X, y)
+        with pytest.raises(ValueError, match="solver='cd' runs on the numpy backend"):
+            MultiTaskRegressor(**LIN, solver="cd").fit(X, y)
