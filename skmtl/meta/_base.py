@@ -16,10 +16,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from ..nn._backend import resolve_device
+from ..nn._callbacks import CheckFinite, EarlyStopping, Loop, PrintProgress, check_callbacks
 from ..nn._modules import output_size
 from ._algorithms import GradientBased, ProtoNet, Reptile, freeze_support_statistics
 from ._backbones import make_backbone
 
+LOSS_MESSAGE = ("The meta-training loss became {value} at episode {episode}: lower "
+                "learning_rate or inner_lr, or scale X.")
 ALGORITHMS = ("protonet", "maml", "fomaml", "reptile", "anil", "metasgd")
 # Parameter entries both estimators' docstrings share: "    {key}\n" there.
 _SHARED_DOC = {
@@ -34,6 +37,20 @@ _SHARED_DOC = {
         ``"linear"``: the step decays linearly from ``learning_rate`` to 0 over the
         meta-updates (Reptile's annealed outer step, Nichol et al. 2018).
     meta_optimizer : {"adam", "sgd"}, default="adam"
+""",
+    "early_stopping": """\
+    early_stopping : bool, default=False
+        Stop meta-training when the score on the validation episodes (see
+        ``validation_fraction``, which must then be positive) has not improved for
+        ``n_iter_no_change`` validation checks, and keep the network (and the
+        algorithm's meta-learned parameters) of the best check.  The checks are
+        the ten reports of fit: each ends a block of a tenth of the meta-updates.
+    n_iter_no_change : int, default=3
+        Validation checks without improvement before ``early_stopping`` stops.
+    callbacks : list of Callback, default=None
+        :class:`skmtl.meta.Callback` objects notified by the meta-training loop
+        (an epoch of it is one validation block, a step one meta-update); each fit
+        notifies deep copies of them, kept in ``callbacks_``.
 """,
     "transductive": """\
     transductive : bool, default=False
@@ -101,6 +118,10 @@ class _MetaLearner(BaseEstimator):
         "adapt_steps": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "n_support": [Interval(numbers.Integral, 1, None, closed="left")],
         "transductive": ["boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
+        "early_stopping": ["boolean"],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "callbacks": [list, tuple, None],
         "random_state": ["random_state"],
         "device": [str],
         "verbose": ["verbose"],
@@ -161,48 +182,105 @@ class _MetaLearner(BaseEstimator):
         self._input_shape = shape
         return scores
 
+    def _split_validation(self, units, seed, make_sampler, enough, what):
+        """Rows of meta-training, and 20 fixed episodes for validation drawn by
+        ``make_sampler(rows, rng)`` from ``validation_fraction`` of the ``units``
+        (classes or tasks); ``enough(held)`` says whether both sides can be used."""
+        if self.early_stopping and not self.validation_fraction:
+            raise ValueError("early_stopping=True stops on held-out validation episodes: "
+                             "set validation_fraction > 0.")
+        if not self.validation_fraction:
+            return slice(None), []
+        names = np.unique(units)
+        n_val = int(round(self.validation_fraction * names.size))
+        rng = np.random.RandomState(seed)
+        held = np.isin(units, rng.choice(names, max(n_val, 1), replace=False))
+        if n_val < 1 or not enough(held):
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} leaves too few {what} "
+                f"on one side ({names.size} {what}).")
+        rows = np.flatnonzero(held)
+        sampler = make_sampler(rows, rng)
+        episodes = []
+        for _ in range(20):
+            s, ys, q, yq = sampler.sample()
+            episodes.append((rows[s], ys, rows[q], yq))
+        return np.flatnonzero(~held), episodes
+
+    def _validation_score(self, net, X, episodes):
+        """Mean :meth:`_episode_score` of ``net`` adapted to each episode."""
+        scores = []
+        for s, ys, q, yq in episodes:
+            adapted, state = self._adapt_state(X[s], ys, self._n_out(ys), net)
+            with torch.no_grad():
+                out = self.algorithm_.logits(adapted, state, self._tensor(X[q]))
+            scores.append(self._episode_score(out, yq))
+        return float(np.mean(scores))
+
     def _meta_train(self, net, X, sampler, rows, val):
+        """Meta-train ``net`` as a :class:`~skmtl.nn._callbacks.Loop` of validation
+        blocks (a tenth of the meta-updates each); the validation scores."""
         params = list(net.parameters()) + list(self.algorithm_.parameters())
         opt = torch.optim.Adam(params, lr=self.learning_rate) \
             if self.meta_optimizer == "adam" else torch.optim.SGD(params, lr=self.learning_rate)
         Xt = self._tensor(X)  # once (zero-copy on the CPU); episodes index it there
         n_updates = -(-self.n_episodes // self.meta_batch_size)
-        if self.learning_rate_schedule == "linear":  # 1 at the first update, 1/n at the last
-            schedule = torch.optim.lr_scheduler.LambdaLR(
-                opt, lambda done: (n_updates - done) / n_updates)
+        schedule = torch.optim.lr_scheduler.LambdaLR(  # 1 at the first update, 1/n at the last
+            opt, lambda done: (n_updates - done) / n_updates) \
+            if self.learning_rate_schedule == "linear" else None
+        every = max(1, n_updates // 10)
         self.loss_curve_, scores = [], []
-        for update in range(1, n_updates + 1):
-            opt.zero_grad(set_to_none=True)
-            loss = 0.0
-            for s, ys, q, yq in _stacked([sampler.sample()
-                                          for _ in range(self.meta_batch_size)]):
-                s, q = self._tensor(rows[s]), self._tensor(rows[q])
-                loss += self.algorithm_.meta_backward(
-                    net, Xt[s], self._tensor(ys), Xt[q], self._tensor(yq),
-                    self._n_out(ys[0]))
-            for p in params:
-                if p.grad is not None:
-                    p.grad /= self.meta_batch_size
-            opt.step()
-            if self.learning_rate_schedule == "linear":
-                schedule.step()
-            self.loss_curve_.append(float(loss) / self.meta_batch_size)
-            if not np.isfinite(self.loss_curve_[-1]):
-                raise ValueError(
-                    f"The meta-training loss became {self.loss_curve_[-1]} at episode "
-                    f"{update * self.meta_batch_size}: lower learning_rate or inner_lr, "
-                    "or scale X.")
-            if update % max(1, n_updates // 10) and update != n_updates:
-                continue
+
+        def block(loop):
+            for update in range((loop.epoch - 1) * every + 1,
+                                min(loop.epoch * every, n_updates) + 1):
+                self._meta_update(net, Xt, sampler, rows, params, opt, schedule)
+                loop.notify("on_step", loss=self.loss_curve_[-1],
+                            episode=update * self.meta_batch_size)
+            measured = dict(loss=self.loss_curve_[-1], episode=update * self.meta_batch_size)
             if val:
                 scores.append(self._validation_score(net, X, val))
-            if self.verbose:
-                shown = f"  val acc {scores[-1]:.3f}" if val else ""
-                print(f"[skmtl] episode {update * self.meta_batch_size:6d}/"
-                      f"{n_updates * self.meta_batch_size}  loss {self.loss_curve_[-1]:.4f}"
-                      f"{shown}", flush=True)
-        self.n_iter_ = n_updates * self.meta_batch_size
+                measured["val_score"] = scores[-1]
+            return measured
+
+        loop = Loop(self._callbacks(n_updates * self.meta_batch_size, bool(val)),
+                    modules=(net, self.algorithm_), owner=self)
+        loop.run(block, -(-n_updates // every))
+        self.n_iter_ = len(self.loss_curve_) * self.meta_batch_size
         return scores
+
+    def _meta_update(self, net, Xt, sampler, rows, params, opt, schedule):
+        """One meta-update on a meta-batch of episodes; its mean query loss is
+        appended to ``loss_curve_``."""
+        opt.zero_grad(set_to_none=True)
+        loss = 0.0
+        for s, ys, q, yq in _stacked([sampler.sample() for _ in range(self.meta_batch_size)]):
+            s, q = self._tensor(rows[s]), self._tensor(rows[q])
+            loss += self.algorithm_.meta_backward(
+                net, Xt[s], self._tensor(ys), Xt[q], self._tensor(yq), self._n_out(ys[0]))
+        for p in params:
+            if p.grad is not None:
+                p.grad /= self.meta_batch_size
+        opt.step()
+        if schedule is not None:
+            schedule.step()
+        self.loss_curve_.append(float(loss) / self.meta_batch_size)
+
+    def _callbacks(self, total, validated):
+        """The loop's callbacks: the finite-loss check, early stopping, the progress
+        lines, then deep copies of ``callbacks`` (kept in ``callbacks_``)."""
+        self.callbacks_ = copy.deepcopy(check_callbacks(self.callbacks))
+        builtin = [CheckFinite("loss", LOSS_MESSAGE)]
+        if self.early_stopping:
+            builtin.append(EarlyStopping("val_score", self.n_iter_no_change,
+                                         lower_is_better=False, restore_best=True))
+        if self.verbose:
+            def line(episode, loss, val_score=None, **_):
+                shown = f"  {self._score_text(val_score)}" if validated else ""
+                return f"[skmtl] episode {episode:6d}/{total}  loss {loss:.4f}{shown}"
+
+            builtin.append(PrintProgress(line))
+        return builtin + self.callbacks_
 
     # ----------------------------------------------------------------- adapt
     def _adapt_state(self, X, targets, n_out, net=None):

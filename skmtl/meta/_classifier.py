@@ -54,6 +54,7 @@ default="protonet"
         meta-training; when positive, the mean accuracy over 20 fixed episodes on
         them is measured ten times in fit (``validation_scores_``) and shown with
         ``verbose``.
+    {early_stopping}
     random_state : int, RandomState instance or None, default=None
     device : str, default="auto"
     verbose : int, default=0
@@ -68,10 +69,12 @@ default="protonet"
     loss_curve_ : list of float
         Query loss of each meta-update.
     n_iter_ : int
-        Episodes run.
+        Episodes run (fewer than ``n_episodes`` when early stopping stopped).
     validation_scores_ : list of float
         Episodic accuracy on the held-out classes at each report (empty when
         ``validation_fraction=0``).
+    callbacks_ : list of Callback
+        The copies of ``callbacks`` that the last fit notified.
 
     See Also
     --------
@@ -101,7 +104,6 @@ default="protonet"
         "backbone": [StrOptions({"mlp", "conv4"}), torch.nn.Module],
         "input_shape": [tuple, list, None],
         "n_way": [Interval(numbers.Integral, 2, None, closed="left")],
-        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
     }
 
     def __init__(self, algorithm="protonet", backbone="mlp", *, input_shape=None,
@@ -109,7 +111,8 @@ default="protonet"
                  n_episodes=1000, meta_batch_size=4, learning_rate=1e-3,
                  learning_rate_schedule="constant", meta_optimizer="adam", inner_lr=0.4,
                  inner_steps=1, adapt_steps=None, n_support=20, transductive=False,
-                 validation_fraction=0.0, random_state=None, device="auto", verbose=0):
+                 validation_fraction=0.0, early_stopping=False, n_iter_no_change=3,
+                 callbacks=None, random_state=None, device="auto", verbose=0):
         init_params(self, locals())
 
     @staticmethod
@@ -156,7 +159,7 @@ default="protonet"
                 f"Class {name!r} has {counts.min()} examples; meta-training needs at least "
                 f"k_shot + n_query = {need} of every class.")
         seed = self._seed()
-        train, val = self._split_validation(codes, tasks, seed)
+        train, val = self._validation(codes, tasks, seed)
         sampler = EpisodeSampler(codes[train], self.n_way, self.k_shot, self.n_query,
                                  groups=None if tasks is None else tasks[train],
                                  random_state=seed)
@@ -166,37 +169,29 @@ default="protonet"
         self.classifier_ = self._adapt(X[sup], y[sup])
         return self
 
-    def _split_validation(self, codes, tasks, seed):
-        """Rows of meta-training, and the held-out episodes (fixed) for validation."""
-        if not self.validation_fraction:
-            return slice(None), []
-        units = codes if tasks is None else np.asarray(tasks)
-        names = np.unique(units)
-        n_val = int(round(self.validation_fraction * names.size))
-        rng = np.random.RandomState(seed)
-        held = np.isin(units, rng.choice(names, max(n_val, 1), replace=False))
-        if n_val < 1 or np.unique(codes[~held]).size < 2 or np.unique(codes[held]).size < 2:
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction} leaves too few classes "
-                f"on one side ({names.size} {'classes' if tasks is None else 'tasks'}).")
-        rows = np.flatnonzero(held)
-        sampler = EpisodeSampler(codes[rows], self.n_way, self.k_shot, self.n_query,
-                                 groups=None if tasks is None else units[rows],
-                                 random_state=rng)
-        episodes = []
-        for _ in range(20):
-            s, ys, q, yq = sampler.sample()
-            episodes.append((rows[s], ys, rows[q], yq))
-        return np.flatnonzero(~held), episodes
+    def _validation(self, codes, tasks, seed):
+        """Rows of meta-training and fixed validation episodes on held-out classes
+        (tasks, with ``tasks=``)."""
+        units = codes if tasks is None else tasks
 
-    def _validation_score(self, net, X, episodes):
-        correct = []
-        for s, ys, q, yq in episodes:
-            adapted, state = self._adapt_state(X[s], ys, int(ys.max()) + 1, net)
-            with torch.no_grad():
-                pred = self.algorithm_.logits(adapted, state, self._tensor(X[q])).argmax(1)
-            correct.append(float((pred.cpu().numpy() == yq).mean()))
-        return float(np.mean(correct))
+        def make_sampler(rows, rng):
+            return EpisodeSampler(codes[rows], self.n_way, self.k_shot, self.n_query,
+                                  groups=None if tasks is None else units[rows],
+                                  random_state=rng)
+
+        def enough(held):
+            return np.unique(codes[~held]).size >= 2 and np.unique(codes[held]).size >= 2
+
+        return self._split_validation(units, seed, make_sampler, enough,
+                                      "classes" if tasks is None else "tasks")
+
+    @staticmethod
+    def _episode_score(logits, yq):
+        return float((logits.argmax(1).cpu().numpy() == yq).mean())
+
+    @staticmethod
+    def _score_text(score):
+        return f"val acc {score:.3f}"
 
     def _support_rows(self, codes, seed):
         rng = np.random.RandomState(seed)

@@ -48,10 +48,17 @@ class MetaLearnerRegressor(RegressorMixin, _MetaLearner):
         Rows of the fit data (drawn from all tasks together) that ``predict``
         adapts on after ``fit``.
     {transductive}
+    validation_fraction : float, default=0.0
+        Fraction of the tasks (``tasks=`` is then needed) held out of
+        meta-training; when positive, minus the mean squared error (of the
+        standardised targets) over 20 fixed episodes on them is measured ten times
+        in fit (``validation_scores_``) and shown with ``verbose``.
+    {early_stopping}
     random_state : int, RandomState instance or None, default=None
     device : str, default="auto"
     verbose : int, default=0
-        Print the episode count and the query loss ten times in fit.
+        Print the episode count, the query loss and (with ``validation_fraction``)
+        the validation MSE ten times in fit.
 
     Attributes
     ----------
@@ -61,7 +68,12 @@ class MetaLearnerRegressor(RegressorMixin, _MetaLearner):
         Query loss (mean squared error of the standardised targets) of each
         meta-update.
     n_iter_ : int
-        Episodes run.
+        Episodes run (fewer than ``n_episodes`` when early stopping stopped).
+    validation_scores_ : list of float
+        Minus the episodic mean squared error on the held-out tasks at each report
+        (empty when ``validation_fraction=0``).
+    callbacks_ : list of Callback
+        The copies of ``callbacks`` that the last fit notified.
 
     See Also
     --------
@@ -98,7 +110,9 @@ class MetaLearnerRegressor(RegressorMixin, _MetaLearner):
                  k_shot=10, n_query=10, n_episodes=1000, meta_batch_size=4,
                  learning_rate=1e-3, learning_rate_schedule="constant", meta_optimizer="adam",
                  inner_lr=0.02, inner_steps=5, adapt_steps=None, n_support=20,
-                 transductive=False, random_state=None, device="auto", verbose=0):
+                 transductive=False, validation_fraction=0.0, early_stopping=False,
+                 n_iter_no_change=3, callbacks=None, random_state=None, device="auto",
+                 verbose=0):
         init_params(self, locals())
 
     def __sklearn_tags__(self):
@@ -140,13 +154,37 @@ class MetaLearnerRegressor(RegressorMixin, _MetaLearner):
                 f"meta-training needs at least k_shot + n_query = {need} of every task.")
         y = y.astype(np.float64)
         self._y_mean, self._y_scale = float(y.mean()), float(y.std()) or 1.0
-        seed = self._seed()
-        sampler = EpisodeSampler(self._standardize(y), None, self.k_shot, self.n_query,
-                                 groups=tasks, random_state=seed)
-        self._fit_network(X, (X.shape[1],), seed, sampler, np.arange(len(X)))
+        seed, standard = self._seed(), self._standardize(y)
+        train, val = self._validation(tasks, standard, seed)
+        sampler = EpisodeSampler(standard[train], None, self.k_shot, self.n_query,
+                                 groups=None if tasks is None else tasks[train],
+                                 random_state=seed)
+        self.validation_scores_ = self._fit_network(X, (X.shape[1],), seed, sampler,
+                                                    np.arange(len(X))[train], val)
         support = np.random.RandomState(seed).permutation(len(X))[: self.n_support]
         self.regressor_ = self._adapt(X[support], y[support])
         return self
+
+    def _validation(self, tasks, y, seed):
+        """Rows of meta-training and fixed validation episodes on held-out tasks."""
+        if self.validation_fraction and tasks is None:
+            raise ValueError("validation_fraction holds out whole tasks: pass tasks= "
+                             "(at least 2 tasks).")
+
+        def make_sampler(rows, rng):
+            return EpisodeSampler(y[rows], None, self.k_shot, self.n_query,
+                                  groups=tasks[rows], random_state=rng)
+
+        return self._split_validation(tasks, seed, make_sampler,
+                                      lambda held: not held.all(), "tasks")
+
+    @staticmethod
+    def _episode_score(out, yq):
+        return -float(np.mean((out[:, 0].double().cpu().numpy() - yq) ** 2))
+
+    @staticmethod
+    def _score_text(score):
+        return f"val mse {-score:.4f}"
 
     def _standardize(self, y):
         return ((y - self._y_mean) / self._y_scale).astype(np.float32)

@@ -3,6 +3,7 @@
 import numpy as np
 import torch
 
+from ._callbacks import CheckFinite, EarlyStopping, Loop, PrintProgress, check_callbacks
 from ._data import batch_index, task_losses
 from ._rows import RowSource
 
@@ -84,11 +85,23 @@ class _PairTensors:
         return local, self.task[offsets], self.target[offsets], self.weight[offsets]
 
 
+LOSS_MESSAGE = ("The loss of task {name!r} became {value} at epoch {epoch}: lower "
+                "learning_rate, or scale X and y.")
+
+
+def _epoch_line(epoch, loss, valid_loss=None, **_):
+    extra = "" if valid_loss is None else f"  validation loss {valid_loss:.5f}"
+    return f"[skmtl] epoch {epoch:4d}  loss {loss:.5f}{extra}"
+
+
 class Trainer:
     """Runs epochs of mini-batch training of ``net`` and keeps the history.
 
     ``state`` (optimizer, epoch count, curves) persists between calls, which is
-    what ``warm_start`` and ``partial_fit`` continue from.
+    what ``warm_start`` and ``partial_fit`` continue from.  :meth:`run` is a
+    :class:`~skmtl.nn._callbacks.Loop` of epochs; the finite-loss check, early
+    stopping (with the best weights restored when there are validation rows) and
+    the progress lines are callbacks, followed by the caller's.
     """
 
     def __init__(self, net, weighting, shared_params, *, lr, weight_decay, device, dtype):
@@ -104,78 +117,84 @@ class Trainer:
                 torch.distributed.broadcast(v, 0)
 
     def run(self, X, pairs, layout, n_tasks, *, max_epochs, batch_size, rng,
-            val_rows=None, n_iter_no_change=10, tol=1e-4, verbose=0, task_names=None):
+            val_rows=None, n_iter_no_change=10, tol=1e-4, verbose=0, task_names=None,
+            callbacks=()):
+        """Train for up to ``max_epochs`` epochs; returns self.
+
+        Without ``val_rows`` training stops when the training loss has not improved
+        by ``tol`` for ``n_iter_no_change`` epochs; with them, their loss, and the
+        weights of the best epoch are restored.  ``callbacks`` (a list of
+        :class:`~skmtl.nn._callbacks.Callback`) are notified after the built-in ones.
+        """
         train_rows = np.setdiff1d(np.arange(X.shape[0]), val_rows) \
             if val_rows is not None else np.arange(X.shape[0])
-        best, best_state, stall = np.inf, None, 0
         source = RowSource(X, self.device, self.dtype)
-        for _ in range(max_epochs):
-            self.epochs += 1
-            totals = self._epoch(source, pairs, layout, n_tasks, train_rows, batch_size, rng,
-                                 task_names)
+        pt = _PairTensors(pairs, self.device, self.dtype)
+        monitor = "loss" if val_rows is None else "valid_loss"
+        builtin = [CheckFinite("task_losses", LOSS_MESSAGE, task_names),
+                   EarlyStopping(monitor, n_iter_no_change, tol,
+                                 restore_best=val_rows is not None)]
+        builtin += [PrintProgress(_epoch_line)] if verbose else []
+        loop = Loop(builtin + check_callbacks(callbacks), modules=(self.net,), owner=self,
+                    epoch=self.epochs)
+
+        def epoch(loop):
+            self.epochs = loop.epoch
+            totals = self._epoch(loop, source, pt, layout, n_tasks, train_rows, batch_size,
+                                 rng)
             self.task_loss_curve.append(totals)
             self.loss_curve.append(float(totals.sum()))
             self.weighting.end_epoch()
-            monitored = self.loss_curve[-1]
+            measured = dict(loss=self.loss_curve[-1], task_losses=totals)
             if val_rows is not None:
                 val = evaluate(self.net, source, pairs, layout, n_tasks, val_rows, batch_size)
-                monitored = float(val.sum())
-                self.validation_scores.append(-monitored)
-            if verbose:
-                extra = "" if val_rows is None else f"  validation loss {monitored:.5f}"
-                print(f"[skmtl] epoch {self.epochs:4d}  loss {self.loss_curve[-1]:.5f}{extra}",
-                      flush=True)
-            if monitored < best - tol:
-                best, stall = monitored, 0
-                if val_rows is not None:
-                    best_state = {k: v.detach().clone()
-                                  for k, v in self.net.state_dict().items()}
-            else:
-                stall += 1
-                if stall >= n_iter_no_change:
-                    break
-        if best_state is not None:
-            self.net.load_state_dict(best_state)
+                measured["valid_loss"] = float(val.sum())
+                self.validation_scores.append(-measured["valid_loss"])
+            return measured
+
+        loop.run(epoch, max_epochs)
         return self
 
-    def _epoch(self, source, pairs, layout, n_tasks, rows, batch_size, rng, task_names):
+    def _epoch(self, loop, source, pt, layout, n_tasks, rows, batch_size, rng):
+        """One pass over ``rows``: the mean loss of each task (the processes' together)."""
         self.net.train()
-        pt = _PairTensors(pairs, self.device, self.dtype)
+        batch_norm = any(isinstance(m, torch.nn.BatchNorm1d) for m in self.net.modules())
         sums = torch.zeros(n_tasks, dtype=torch.float64, device=self.device)
         counts = torch.zeros(n_tasks, dtype=torch.float64, device=self.device)
         for b in _batches(rows, batch_size, rng):
-            if b.size < 2 and any(isinstance(m, torch.nn.BatchNorm1d)
-                                  for m in self.net.modules()):
+            if b.size < 2 and batch_norm:
                 continue  # batch norm cannot train on a single row
-            den = None
-            if self.world is not None:  # this process's share of the batch
-                den = _weights(pt, b, source.rows(b), n_tasks)
-                b = b[self.world[0] :: self.world[1]]
-            b_t = source.rows(b)
-            local, task, target, weight = pt.batch(b, b_t)
-            if task.numel() == 0 and den is None:
+            step = self._train_step(source, pt, layout, n_tasks, b)
+            if step is None:
                 continue
-            features, Z = self.net(source.batch(b, b_t))
-            losses, present = task_losses(Z, local, task, target, weight, layout, n_tasks,
-                                          den)
-            self.optimizer.zero_grad(set_to_none=True)
-            self.weighting.backward(losses, present, features, self.shared)
-            if self.world is not None:  # the shares' gradients add up to the batch's
-                params = self.optimizer.param_groups[0]["params"]
-                for p in params:
-                    if p.grad is None:
-                        p.grad = torch.zeros_like(p)
-                _all_reduce([p.grad for p in params])
-            self.optimizer.step()
-            sums += torch.where(present, losses.detach(), 0.0).double()
+            losses, present = step
+            sums += torch.where(present, losses, 0.0).double()
             counts += present.double()
+            loop.notify("on_step", batch=b, losses=losses, present=present)
         if self.world is not None:
             _all_reduce([sums])
-        means = (sums / counts.clamp_min(1)).cpu().numpy()
-        bad = np.flatnonzero(~np.isfinite(means))  # checked once an epoch: no sync a batch
-        if bad.size:
-            name = task_names[bad[0]] if task_names is not None else int(bad[0])
-            raise ValueError(
-                f"The loss of task {name!r} became {means[bad[0]]} at epoch "
-                f"{self.epochs}: lower learning_rate, or scale X and y.")
-        return means
+        return (sums / counts.clamp_min(1)).cpu().numpy()  # one sync an epoch, not a batch
+
+    def _train_step(self, source, pt, layout, n_tasks, b):
+        """Forward, backward and step on the batch ``b``: its per-task losses
+        (detached) and which tasks it has, or None for a batch without pairs."""
+        den = None
+        if self.world is not None:  # this process's share of the batch
+            den = _weights(pt, b, source.rows(b), n_tasks)
+            b = b[self.world[0] :: self.world[1]]
+        b_t = source.rows(b)
+        local, task, target, weight = pt.batch(b, b_t)
+        if task.numel() == 0 and den is None:
+            return None
+        features, Z = self.net(source.batch(b, b_t))
+        losses, present = task_losses(Z, local, task, target, weight, layout, n_tasks, den)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.weighting.backward(losses, present, features, self.shared)
+        if self.world is not None:  # the shares' gradients add up to the batch's
+            params = self.optimizer.param_groups[0]["params"]
+            for p in params:
+                if p.grad is None:
+                    p.grad = torch.zeros_like(p)
+            _all_reduce([p.grad for p in params])
+        self.optimizer.step()
+        return losses.detach(), present
