@@ -32,29 +32,32 @@ Usage::
     python benchmarks/bench_landmine.py --quick    # smoke run (seconds)
 """
 
-import argparse
 import sys
 import time
-import warnings
-from collections import Counter
 
 import numpy as np
 from scipy.stats import rankdata
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
+from skmtl import MultiTaskClassifier
 from skmtl.datasets import load_landmine
-from skmtl.linear import (
-    ClusteredNorm,
-    Dirty,
-    GraphRegularized,
-    MeanRegularized,
-    MultiTaskClassifier,
-    multitask_path,
+from skmtl.linear import multitask_path
+from _common import (
+    ConvergenceWarnings,
+    Parser,
+    add_path_cv_options,
+    by_method,
+    candidates,
+    met,
+    pm,
+    print_environment,
+    print_selection_table,
+    run_splits,
+    selection,
+    summarize,
 )
-from _common import print_environment, print_table
 
 LITERATURE = {"single-task": 0.746, "multi-task": (0.759, 0.768)}
 GOAL_AUC = 0.768
@@ -76,23 +79,18 @@ def methods(quick, adjacency):
     The quadratic penalties (l2, mean, graph, cluster) never reach zero; their path
     starts at 10x the curvature of the loss and needs a longer range.
     """
-    def pick(seq):
-        return seq[:1] if quick else seq
-
+    c = candidates(quick, adjacency, mean=(0.001, 0.1), graph=(0.01, 1.0),
+                   cluster=((2, 0.1), (2, 1.0)), dirty=(0.25, 0.4))
     return [
         ("independent logistic", [("", "l2")], True, 1e-6),
         ("pooled logistic", [("", "l2")], False, 1e-8),
         ("independent sparse (l1)", [("", "l1")], True, 3e-3),
         ("l21 (joint features)", [("", "l21")], True, 1e-2),
         ("trace (low rank)", [("", "trace")], True, 1e-2),
-        ("mean-regularized", pick([(f"ridge={r:g}", MeanRegularized(ridge=r))
-                                   for r in (0.001, 0.1)]), True, 1e-6),
-        ("graph (terrain groups)", pick([(f"ridge={r:g}", GraphRegularized(adjacency, r))
-                                         for r in (0.01, 1.0)]), True, 1e-5),
-        ("cluster", pick([(f"k={k},eta={e:g}", ClusteredNorm(n_clusters=k, eta=e))
-                          for k, e in ((2, 0.1), (2, 1.0))]), True, 1e-5),
-        ("dirty", pick([(f"l1_ratio={r:g}", Dirty(l1_ratio=r)) for r in (0.25, 0.4)]),
-         True, 1e-2),
+        ("mean-regularized", c["mean"], True, 1e-6),
+        ("graph (terrain groups)", c["graph"], True, 1e-5),
+        ("cluster", c["cluster"], True, 1e-5),
+        ("dirty", c["dirty"], True, 1e-2),
     ]
 
 
@@ -139,12 +137,11 @@ def path_cv_auc(penalties, use_tasks, eps, X, y, tasks, folds, args):
         grid = np.geomspace(top, top * eps, args.n_alphas)
         scores = np.zeros(grid.size)
         for train, val in folds:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", ConvergenceWarning)
+            with ConvergenceWarnings() as caught:
                 _, coefs, intercepts, _ = multitask_path(
                     est, X[train], y[train],
                     tasks=None if fit_tasks is None else fit_tasks[train], alphas=grid)
-            n_warn += sum(issubclass(w.category, ConvergenceWarning) for w in caught)
+            n_warn += caught.count
             n_solves += grid.size
             scores += [mean_task_auc(X[val], y[val], codes[val], coefs[i], intercepts[i],
                                      n_tasks) for i in range(grid.size)]
@@ -176,8 +173,7 @@ def run_split(X, y, tasks, seed, args):
             penalties, use_tasks, eps, X_tr, y_tr, t_tr, folds, args)
         model = MultiTaskClassifier(penalty=penalties[k][1], alpha=alpha,
                                     max_iter=args.max_iter, tol=args.tol)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ConvergenceWarning)
+        with ConvergenceWarnings() as caught:
             model.fit(X_tr, y_tr, tasks=t_tr if use_tasks else None)
         seconds = time.perf_counter() - t0
         proba = model.predict_proba(X_te, tasks=tasks[test] if use_tasks else None)[:, 1]
@@ -185,11 +181,8 @@ def run_split(X, y, tasks, seed, args):
                 for t in labels]
         out[name] = {
             "auc": float(np.mean(aucs)), "cv_auc": float(np.max(scores[k])),
-            "seconds": seconds, "alpha": float(alpha), "choice": penalties[k][0],
-            "edge": bool(alpha in (grids[k][0], grids[k][-1])),
-            "refit_warnings": sum(issubclass(w.category, ConvergenceWarning)
-                                  for w in caught),
-            "path_warnings": n_warn, "path_solves": n_solves,
+            **selection(seconds, alpha, penalties[k][0], grids[k], caught.count),
+            "path_warnings": (n_warn, n_solves),
         }
         if args.verbose:
             r = out[name]
@@ -198,49 +191,19 @@ def run_split(X, y, tasks, seed, args):
     return out
 
 
-def summarize(per_split):
-    rows = []
-    for name in per_split[0]:
-        rs = [s[name] for s in per_split]
-        row = {"benchmark": "landmine", "method": name, "n_splits": len(rs)}
-        for key in ("auc", "cv_auc", "seconds"):
-            v = np.array([r[key] for r in rs])
-            row[key + "_mean"], row[key + "_std"] = float(v.mean()), float(v.std())
-        choices = Counter(r["choice"] for r in rs if r["choice"])
-        row["choice"] = ", ".join(f"{c} x{n}" for c, n in choices.most_common(2))
-        alphas = [r["alpha"] for r in rs]
-        row["alpha_min"], row["alpha_max"] = min(alphas), max(alphas)
-        row["alpha_at_grid_edge"] = int(sum(r["edge"] for r in rs))
-        row["refit_convergence_warnings"] = int(sum(r["refit_warnings"] for r in rs))
-        row["path_convergence_warnings"] = int(sum(r["path_warnings"] for r in rs))
-        row["path_solves"] = int(sum(r["path_solves"] for r in rs))
-        rows.append(row)
-    return rows
-
-
 # ------------------------------------------------------------------------ output
-def report(rows, per_split, args, total_seconds):
+def report(rows, per_split, args):
     n = rows[0]["n_splits"]
     print(f"Landmine (29 fields, 14,820 objects): {n} random split(s), training fraction "
           f"0.5 stratified by label within each field; alpha by {args.folds}-fold "
           f"path CV ({args.n_alphas} alphas) on the training part, criterion mean "
           "per-task AUC; mean +- std over splits\n")
-    header = ["method", "test AUC %", "CV AUC %", "fit s", "chosen", "alpha range",
-              "edge", "warn"]
-    table = [[r["method"],
-              f"{100 * r['auc_mean']:.2f} +- {100 * r['auc_std']:.2f}",
-              f"{100 * r['cv_auc_mean']:.2f}",
-              f"{r['seconds_mean']:.1f} +- {r['seconds_std']:.1f}",
-              r["choice"] or "-", f"{r['alpha_min']:.3g}-{r['alpha_max']:.3g}",
-              str(r["alpha_at_grid_edge"]),
-              f"{r['refit_convergence_warnings']} / {r['path_convergence_warnings']} of "
-              f"{r['path_solves']}"] for r in rows]
-    print_table(header, table)
-    print("\nedge: splits whose chosen alpha is an end of its grid; warn: "
-          "ConvergenceWarnings of the refit / of the inner-CV path points")
+    print_selection_table(
+        rows, ["method", "test AUC %", "CV AUC %"],
+        lambda r: [r["method"], pm(r, "auc", 100, 2), f"{100 * r['cv_auc_mean']:.2f}"],
+        "splits", args)
 
-    by = {r["method"]: r for r in rows}
-    mtl = [r for r in rows if r["method"] not in SINGLE_TASK]
+    by, mtl = by_method(rows, SINGLE_TASK)
     best = max(mtl, key=lambda r: r["auc_mean"])
     stl = by["independent logistic"]
     wins = sum(s[best["method"]]["auc"] > s["independent logistic"]["auc"]
@@ -252,9 +215,8 @@ def report(rows, per_split, args, total_seconds):
     print(f"  best: {best['method']} {100 * best['auc_mean']:.2f}% vs independent "
           f"logistic {100 * stl['auc_mean']:.2f}% (higher on {wins} of {len(per_split)} "
           "splits)")
-    print(f"  >= {100 * GOAL_AUC:.1f}%: {'MET' if ok_level else 'NOT MET'};  above "
-          f"single-task: {'MET' if ok_stl else 'NOT MET'};  overall: "
-          f"{'MET' if ok_level and ok_stl else 'NOT MET'}")
+    print(f"  >= {100 * GOAL_AUC:.1f}%: {met(ok_level)};  above single-task: "
+          f"{met(ok_stl)};  overall: {met(ok_level and ok_stl)}")
     lo, hi = LITERATURE["multi-task"]
     print(f"""
 Literature (Zhang & Yang survey, Table I; not the same protocol): single-task
@@ -268,7 +230,6 @@ Protocol differences: the papers collected in the survey draw their own random
   AUC, typically the single-task ones most.  Here half of every field trains
   (about 7,400 objects, 8-24 landmines per field), features are
   standardized on the training part; one unpenalized intercept per field.""")
-    print(f"\ntotal benchmark time {total_seconds:.1f}s")
 
 
 # -------------------------------------------------------------------------- main
@@ -278,36 +239,20 @@ def main(argv=None):
     ``argv``: command-line arguments (``None``: the defaults, not ``sys.argv``, so
     that another script can call ``main()`` or ``main(["--quick"])``).
     """
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: one split, short grids and lists")
-    parser.add_argument("--seeds", type=int, nargs="*", default=None,
+    parser = Parser(__doc__, "smoke run: one split, short grids and lists")
+    parser.quick_option("--seeds", list(range(10)), [0], type=int, nargs="*",
                         help="split seeds (default 0-9; --quick: 0)")
-    parser.add_argument("--folds", type=int, default=None,
-                        help="inner CV folds (default 3; --quick 2)")
-    parser.add_argument("--n-alphas", type=int, default=None,
-                        help="alphas per path (default 12; --quick 6)")
-    parser.add_argument("--max-iter", type=int, default=20000)
-    parser.add_argument("--tol", type=float, default=1e-4)
-    parser.add_argument("--verbose", action="store_true", help="print every fit")
-    args = parser.parse_args([] if argv is None else argv)
-    args.folds = args.folds or (2 if args.quick else 3)
-    args.n_alphas = args.n_alphas or (6 if args.quick else 12)
-    seeds = args.seeds if args.seeds else ([0] if args.quick else list(range(10)))
+    parser.quick_option("--folds", 3, 2, type=int, help="inner CV folds")
+    add_path_cv_options(parser, n_alphas=(12, 6), max_iter=20000,
+                        check_convergence=False)
+    args = parser.parse(argv)
 
     print_environment()
     X, y, tasks = load_landmine(return_X_y=True)
-    t0 = time.perf_counter()
-    per_split = []
-    for seed in seeds:
-        t_split = time.perf_counter()
-        per_split.append(run_split(X, y, tasks, seed, args))
-        print(f"split (seed {seed}) done in {time.perf_counter() - t_split:.1f}s",
-              flush=True)
-    print()
-    rows = summarize(per_split)
-    report(rows, per_split, args, time.perf_counter() - t0)
-    return rows
+    return run_splits(args.seeds, lambda seed: run_split(X, y, tasks, seed, args),
+                      lambda seed: f"split (seed {seed})",
+                      lambda per_split: summarize(per_split, "landmine", ("auc", "cv_auc")),
+                      lambda rows, per_split: report(rows, per_split, args))
 
 
 if __name__ == "__main__":

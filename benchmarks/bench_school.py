@@ -35,30 +35,29 @@ Usage::
                                                        # ConvergenceWarnings
 """
 
-import argparse
 import sys
-import time
-import warnings
-from collections import Counter
 
 import numpy as np
-from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.neighbors import kneighbors_graph
 from sklearn.preprocessing import StandardScaler
 
+from skmtl import MultiTaskRegressor
 from skmtl.datasets import load_school
-from skmtl.linear import (
-    ClusteredNorm,
-    Dirty,
-    GraphRegularized,
-    MeanRegularized,
-    MultiTaskRegressor,
-    MultiTaskRegressorCV,
-    multitask_path,
-)
 from skmtl.model_selection import TaskKFold
-from _common import print_environment, print_table
+from _common import (
+    Parser,
+    add_path_cv_options,
+    by_method,
+    candidates,
+    count_path_warnings,
+    met,
+    path_cv,
+    pm,
+    print_environment,
+    print_selection_table,
+    run_splits,
+    summarize,
+)
 
 # Published numbers (see /work/shared/data/README.md and the notes printed below).
 LITERATURE_NMSE_MTL = (0.4169, 0.4393)
@@ -66,6 +65,7 @@ GOAL_EV = 0.37          # best multi-task penalty: pooled explained variance >= 
 GOAL_REL_NMSE = 0.05    # ... and per-task nMSE >= 5 % (relative) below both ridges
 BASELINES = ("pooled ridge", "independent ridge")
 SINGLE_TASK = BASELINES + ("independent lasso (l1)",)
+METRICS = ("nmse", "nmse_w", "ev_pooled", "ev_task", "rmse_w")
 
 
 # ------------------------------------------------------------------------ methods
@@ -85,24 +85,18 @@ def methods(quick, adjacency):
     quadratic penalties (l2, mean, graph, cluster) never reach zero, their path
     starts at 10x the curvature of the data-fit term and needs a longer range.
     """
-    def pick(seq):
-        return seq[:1] if quick else seq
-
+    c = candidates(quick, adjacency, mean=(1e-4, 1e-2), graph=(1e-4, 1e-2),
+                   cluster=((2, 0.003), (2, 0.03), (3, 0.01)), dirty=(0.15, 0.3, 0.45))
     return [
         ("pooled ridge", [("", "l2")], False, 1e-9),
         ("independent ridge", [("", "l2")], True, 1e-4),
         ("independent lasso (l1)", [("", "l1")], True, 1e-3),
         ("l21 (joint features)", [("", "l21")], True, 1e-3),
         ("trace (low rank)", [("", "trace")], True, 1e-3),
-        ("mean-regularized", pick([(f"ridge={r:g}", MeanRegularized(ridge=r))
-                                   for r in (1e-4, 1e-2)]), True, 1e-4),
-        ("graph (10-NN schools)", pick([(f"ridge={r:g}", GraphRegularized(adjacency, r))
-                                        for r in (1e-4, 1e-2)]), True, 1e-4),
-        ("cluster", pick([(f"k={k},eta={e:g}", ClusteredNorm(n_clusters=k, eta=e))
-                          for k, e in ((2, 0.003), (2, 0.03), (3, 0.01))]),
-         True, 1e-4),
-        ("dirty", pick([(f"l1_ratio={r:g}", Dirty(l1_ratio=r))
-                        for r in (0.15, 0.3, 0.45)]), True, 1e-3),
+        ("mean-regularized", c["mean"], True, 1e-4),
+        ("graph (10-NN schools)", c["graph"], True, 1e-4),
+        ("cluster", c["cluster"], True, 1e-4),
+        ("dirty", c["dirty"], True, 1e-3),
     ]
 
 
@@ -124,22 +118,6 @@ def scores(y, pred, tasks):
     }
 
 
-def count_path_warnings(est, penalties, grids, X, y, tasks, folds):
-    """Re-solve the inner-CV paths (MultiTaskRegressorCV silences their warnings)."""
-    bad = total = 0
-    for (_, pen), grid in zip(penalties, grids):
-        for train, _ in folds:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", ConvergenceWarning)
-                multitask_path(clone(est).set_params(penalty=pen),
-                               X[train], y[train],
-                               tasks=None if tasks is None else tasks[train],
-                               alphas=grid)
-            bad += sum(issubclass(w.category, ConvergenceWarning) for w in caught)
-            total += len(grid)
-    return bad, total
-
-
 # --------------------------------------------------------------------------- run
 def run_split(school, k, args):
     train, test = school.splits[k]
@@ -153,92 +131,35 @@ def run_split(school, k, args):
     out = {}
     for name, penalties, use_tasks, eps in methods(args.quick, adjacency):
         fit_tasks = t_tr if use_tasks else None
-        model = MultiTaskRegressorCV(
-            penalty=[p for _, p in penalties], alphas=args.n_alphas, eps=eps,
-            cv=folds, max_iter=args.max_iter, tol=args.tol, n_jobs=args.n_jobs)
-        t0 = time.perf_counter()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ConvergenceWarning)
-            model.fit(X_tr, y_tr, tasks=fit_tasks)
-        seconds = time.perf_counter() - t0
+        model, grids, chosen = path_cv(penalties, eps, folds, args,
+                                       lambda m: m.fit(X_tr, y_tr, tasks=fit_tasks))
         pred = model.predict(X_te, tasks=tasks[test] if use_tasks else None)
-        res = scores(y[test], pred, tasks[test])
-        grids = np.atleast_2d(model.alphas_)
-        j = next(i for i, (_, p) in enumerate(penalties) if p is model.penalty_)
-        edge = model.alpha_ in (grids[j][0], grids[j][-1])
-        res.update(seconds=seconds, alpha=model.alpha_, choice=penalties[j][0],
-                   edge=edge,
-                   refit_warnings=sum(issubclass(w.category, ConvergenceWarning)
-                                      for w in caught))
+        res = {**scores(y[test], pred, tasks[test]), **chosen}
         if args.check_convergence:
             base = MultiTaskRegressor(max_iter=args.max_iter, tol=args.tol)
             res["path_warnings"] = count_path_warnings(
-                base, penalties, grids, X_tr, y_tr, fit_tasks, folds)
+                base, penalties, grids, X_tr, y_tr, folds, fit_tasks)
         out[name] = res
         if args.verbose:
             print(f"  split {k + 1} {name:24s} nMSE {res['nmse']:.4f} EV "
                   f"{100 * res['ev_pooled']:.1f}% alpha {model.alpha_:.3g} "
-                  f"{res['choice']} {seconds:.1f}s", flush=True)
+                  f"{res['choice']} {res['seconds']:.1f}s", flush=True)
     return out
 
 
-def summarize(per_split):
-    names = list(per_split[0])
-    rows = []
-    for name in names:
-        rs = [s[name] for s in per_split]
-
-        def ms(key):
-            v = np.array([r[key] for r in rs])
-            return float(v.mean()), float(v.std())
-
-        row = {"benchmark": "school", "method": name, "n_splits": len(rs)}
-        for key in ("nmse", "nmse_w", "ev_pooled", "ev_task", "rmse_w", "seconds"):
-            row[key + "_mean"], row[key + "_std"] = ms(key)
-        choices = Counter(r["choice"] for r in rs if r["choice"])
-        row["choice"] = ", ".join(f"{c} x{n}" for c, n in choices.most_common(2))
-        alphas = np.array([r["alpha"] for r in rs])
-        row["alpha_min"], row["alpha_max"] = float(alphas.min()), float(alphas.max())
-        row["alpha_at_grid_edge"] = int(sum(r["edge"] for r in rs))
-        row["refit_convergence_warnings"] = int(sum(r["refit_warnings"] for r in rs))
-        if "path_warnings" in rs[0]:
-            row["path_convergence_warnings"] = int(sum(r["path_warnings"][0] for r in rs))
-            row["path_solves"] = int(sum(r["path_warnings"][1] for r in rs))
-        rows.append(row)
-    return rows
-
-
 # ------------------------------------------------------------------------ output
-def pm(row, key, scale=1.0, digits=4):
-    return f"{scale * row[key + '_mean']:.{digits}f} +- {scale * row[key + '_std']:.{digits}f}"
-
-
-def report(rows, per_split, args, total_seconds):
+def report(rows, per_split, args):
     n = rows[0]["n_splits"]
     print(f"School (139 schools, 15,362 students): {n} Argyriou et al. split(s), "
           f"alpha by {args.folds}-fold TaskKFold path CV ({args.n_alphas} alphas) on the "
           "training part; mean +- std over splits\n")
-    header = ["method", "nMSE", "nMSE(w)", "EV pooled %", "EV task-avg %", "RMSE(w)",
-              "fit s", "chosen", "alpha range", "edge", "warn"]
-    table = []
-    for r in rows:
-        warn = str(r["refit_convergence_warnings"])
-        if "path_convergence_warnings" in r:
-            warn += f" / {r['path_convergence_warnings']} of {r['path_solves']}"
-        table.append([
-            r["method"], pm(r, "nmse"), pm(r, "nmse_w"), pm(r, "ev_pooled", 100, 1),
-            pm(r, "ev_task", 100, 1), pm(r, "rmse_w", 1, 3), pm(r, "seconds", 1, 1),
-            r["choice"] or "-", f"{r['alpha_min']:.3g}-{r['alpha_max']:.3g}",
-            str(r["alpha_at_grid_edge"]), warn])
-    print_table(header, table)
-    print("\nedge: splits whose chosen alpha is an end of the grid; warn: "
-          "ConvergenceWarnings of the refit"
-          + (" / of the re-solved inner-CV path points" if args.check_convergence else
-             " (run --check-convergence to also re-solve the inner-CV paths, whose "
-             "warnings MultiTaskRegressorCV silences)"))
+    print_selection_table(
+        rows, ["method", "nMSE", "nMSE(w)", "EV pooled %", "EV task-avg %", "RMSE(w)"],
+        lambda r: [r["method"], pm(r, "nmse"), pm(r, "nmse_w"), pm(r, "ev_pooled", 100, 1),
+                   pm(r, "ev_task", 100, 1), pm(r, "rmse_w", 1, 3)],
+        "splits", args)
 
-    by = {r["method"]: r for r in rows}
-    mtl = [r for r in rows if r["method"] not in SINGLE_TASK]
+    by, mtl = by_method(rows, SINGLE_TASK)
     best = min(mtl, key=lambda r: r["nmse_mean"])
     print(f"\nGoal (best multi-task penalty >= {100 * GOAL_EV:.0f}% pooled EV and per-task "
           f"nMSE >= {100 * GOAL_REL_NMSE:.0f}% below both ridge baselines):")
@@ -246,19 +167,19 @@ def report(rows, per_split, args, total_seconds):
           f"pooled EV {100 * best['ev_pooled_mean']:.1f}%")
     ok = best["ev_pooled_mean"] >= GOAL_EV
     best_ev = max(mtl, key=lambda r: r["ev_pooled_mean"])
-    print(f"  pooled EV >= {100 * GOAL_EV:.0f}%: {'MET' if ok else 'NOT MET'} "
+    print(f"  pooled EV >= {100 * GOAL_EV:.0f}%: {met(ok)} "
           f"(highest EV: {best_ev['method']} {100 * best_ev['ev_pooled_mean']:.1f}%)")
     for base in BASELINES:
         gain = 1.0 - best["nmse_mean"] / by[base]["nmse_mean"]
-        met = gain >= GOAL_REL_NMSE
-        ok &= met
+        passed = gain >= GOAL_REL_NMSE
+        ok &= passed
         print(f"  nMSE {100 * gain:.1f}% below {base} ({by[base]['nmse_mean']:.4f}): "
-              f"{'MET' if met else 'NOT MET'}")
+              f"{met(passed)}")
     for base in BASELINES:
         wins = sum(s[best["method"]]["nmse"] < s[base]["nmse"] for s in per_split)
         print(f"  {best['method']} has a lower nMSE than {base} on {wins} of "
               f"{len(per_split)} splits")
-    print(f"  overall: {'MET' if ok else 'NOT MET'}")
+    print(f"  overall: {met(ok)}")
 
     lo, hi = LITERATURE_NMSE_MTL
     print(f"""
@@ -287,7 +208,6 @@ Protocol differences:
     0.6 for every linear model), so their nMSE is normalised differently or computed
     on differently prepared data: compare methods within a column, not across
     papers.""")
-    print(f"\ntotal benchmark time {total_seconds:.1f}s")
 
 
 # -------------------------------------------------------------------------- main
@@ -297,41 +217,22 @@ def main(argv=None):
     ``argv``: command-line arguments (``None``: the defaults, not ``sys.argv``, so
     that another script can call ``main()`` or ``main(["--quick"])``).
     """
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: split 1 only, short grids and lists")
-    parser.add_argument("--splits", type=int, nargs="*", default=None,
+    parser = Parser(__doc__, "smoke run: split 1 only, short grids and lists")
+    parser.quick_option("--splits", list(range(1, 11)), [1], type=int, nargs="*",
                         help="1-based split numbers (default: all 10; --quick: 1)")
-    parser.add_argument("--folds", type=int, default=None,
-                        help="inner CV folds (default 3; --quick 2)")
-    parser.add_argument("--n-alphas", type=int, default=None,
-                        help="alphas per path (default 15; --quick 8)")
-    parser.add_argument("--max-iter", type=int, default=5000)
-    parser.add_argument("--tol", type=float, default=1e-4)
+    parser.quick_option("--folds", 3, 2, type=int, help="inner CV folds")
+    add_path_cv_options(parser, n_alphas=(15, 8), max_iter=5000)
     parser.add_argument("--n-jobs", type=int, default=None,
                         help="joblib workers of the CV (default: 1; on 2 cores the "
                              "process start-up costs more than it saves)")
-    parser.add_argument("--check-convergence", action="store_true",
-                        help="re-solve every inner-CV path and count ConvergenceWarnings")
-    parser.add_argument("--verbose", action="store_true", help="print every fit")
-    args = parser.parse_args([] if argv is None else argv)
-    args.folds = args.folds or (2 if args.quick else 3)
-    args.n_alphas = args.n_alphas or (8 if args.quick else 15)
-    splits = [s - 1 for s in args.splits] if args.splits else (
-        [0] if args.quick else list(range(10)))
+    args = parser.parse(argv)
 
     print_environment()
     school = load_school()
-    t0 = time.perf_counter()
-    per_split = []
-    for k in splits:
-        t_split = time.perf_counter()
-        per_split.append(run_split(school, k, args))
-        print(f"split {k + 1} done in {time.perf_counter() - t_split:.1f}s", flush=True)
-    print()
-    rows = summarize(per_split)
-    report(rows, per_split, args, time.perf_counter() - t0)
-    return rows
+    return run_splits([s - 1 for s in args.splits],
+                      lambda k: run_split(school, k, args), lambda k: f"split {k + 1}",
+                      lambda per_split: summarize(per_split, "school", METRICS),
+                      lambda rows, per_split: report(rows, per_split, args))
 
 
 if __name__ == "__main__":
