@@ -201,12 +201,32 @@ def test_predict_after_fit_uses_the_classes_seen_in_fit():
     assert meta.predict_proba(X[:2]).shape == (2, 10)
 
 
-def test_explicit_tasks_with_their_own_label_spaces():
+def _drawn_episodes(monkeypatch):
+    """Record every episode drawn: (the sampler's labels, support rows, query rows)."""
+    drawn = []
+    real = EpisodeSampler.sample
+
+    def sample(self):
+        episode = real(self)
+        drawn.append((self, episode[0], episode[2]))
+        return episode
+
+    monkeypatch.setattr(EpisodeSampler, "sample", sample)
+    return drawn
+
+
+def test_explicit_tasks_with_their_own_label_spaces(monkeypatch):
     X, y = _clusters()
     tasks = y // 5  # 12 tasks of 5 classes; labels restart at 0 in each
+    drawn = _drawn_episodes(monkeypatch)
     meta = MetaLearnerClassifier(n_episodes=60, n_way=5, random_state=0)
     meta.fit(X, y % 5, tasks=tasks)
     assert meta.n_iter_ == 60
+    assert len(drawn) == 60
+    for _, s, q in drawn:  # an episode's 5 classes are those of one task
+        rows = np.r_[s, q]
+        assert np.unique(tasks[rows]).size == 1
+        assert np.unique(y[rows]).size == 5
 
 
 def test_same_seed_same_meta_learner():
@@ -227,6 +247,13 @@ def test_conv4_on_images_and_flat_rows():
     flat = MetaLearnerClassifier(backbone="conv4", input_shape=(1, 16, 16), n_way=4,
                                  k_shot=1, n_query=2, n_episodes=8, random_state=0)
     flat.fit(X.reshape(len(X), -1), y)
+    images = MetaLearnerClassifier(backbone="conv4", n_way=4, k_shot=1, n_query=2,
+                                   n_episodes=8, random_state=0).fit(X, y)
+    # flat rows with input_shape are the images: the same conv4 and the same model
+    assert flat.n_features_in_ == 256 and flat._input_shape == (1, 16, 16)
+    assert isinstance(flat.module_[0], torch.nn.Conv2d)
+    np.testing.assert_allclose(flat.predict_proba(X.reshape(len(X), -1)),
+                               images.predict_proba(X), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="needs images"):
         MetaLearnerClassifier(backbone="conv4", input_shape=(1, 10, 10)).fit(
             X.reshape(len(X), -1), y)
@@ -307,12 +334,20 @@ def test_validation_classes_are_never_in_training_episodes(monkeypatch):
     class Spy(real):
         def __init__(self, y, *args, **kwargs):
             seen.append(np.unique(y).size)
+            self.y_ = np.asarray(y)
             super().__init__(y, *args, **kwargs)
 
     monkeypatch.setattr(_classifier, "EpisodeSampler", Spy)
+    drawn = _drawn_episodes(monkeypatch)
     X, y = _clusters(n_classes=30)
-    MetaLearnerClassifier(n_episodes=4, validation_fraction=0.2, random_state=0).fit(X, y)
+    MetaLearnerClassifier(n_episodes=40, validation_fraction=0.2, random_state=0).fit(X, y)
     assert seen == [6, 24]  # the validation sampler, then the training sampler
+    classes = {}  # the classes (codes of y) each sampler actually drew
+    for sampler, s, q in drawn:
+        classes.setdefault(sampler, set()).update(sampler.y_[np.r_[s, q]].tolist())
+    validation, training = classes.values()
+    assert len(drawn) == 20 + 40 and len(validation) == 6 and len(training) > 6
+    assert not validation & training
 
 
 def test_pickling_leaves_the_fitted_meta_learner_untouched():

@@ -105,6 +105,15 @@ def test_early_stopping_keeps_the_best_epoch():
     est.fit(X, y, tasks=tasks)
     assert est.n_iter_ < 500
     assert len(est.validation_scores_) == est.n_iter_
+    # the best epoch is the one 5 epochs before the stop; a run ending there (same
+    # seed: the same validation rows and the same epochs) keeps it too
+    best = est.n_iter_ - 5
+    assert np.argmax(est.validation_scores_) + 1 == best
+    short = MultiTaskRegressor(**{**FAST, "max_epochs": best}, early_stopping=True,
+                               n_iter_no_change=5).fit(X, y, tasks=tasks)
+    assert short.n_iter_ == best
+    np.testing.assert_array_equal(short.validation_scores_, est.validation_scores_[:best])
+    np.testing.assert_array_equal(est.predict(X, tasks=tasks), short.predict(X, tasks=tasks))
 
 
 def test_warm_start_and_partial_fit_continue_training():
