@@ -19,7 +19,6 @@ Usage::
     python benchmarks/bench_l21.py --quick    # smoke run (seconds)
 """
 
-import argparse
 import gc
 import os
 import platform
@@ -27,24 +26,27 @@ import sys
 import threading
 import time
 import tracemalloc
-import warnings
 
 import numpy as np
-import scipy
-import sklearn
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import MultiTaskLasso
 from threadpoolctl import threadpool_info
 
-import skmtl
 from skmtl import MultiTaskRegressor
+from _common import (
+    Parser,
+    banner,
+    best_time,
+    interleaved,
+    loadavg,
+    no_convergence_warnings,
+    print_table,
+    versions,
+)
 
 
 # ----------------------------------------------------------------------------- utils
 def print_environment():
-    print("=" * 78)
-    print("skmtl L21 benchmark")
-    print("=" * 78)
+    banner("skmtl L21 benchmark")
     print(f"python      {sys.version.split()[0]}  ({platform.python_implementation()})")
     print(f"platform    {platform.platform()}")
     print(f"load avg    {loadavg()}  (timings are "
@@ -53,8 +55,7 @@ def print_environment():
           f"cpu_count={os.cpu_count()}"
           + (f"  affinity={len(os.sched_getaffinity(0))}"
              if hasattr(os, "sched_getaffinity") else ""))
-    print(f"versions    numpy {np.__version__}  scipy {scipy.__version__}  "
-          f"sklearn {sklearn.__version__}  skmtl {getattr(skmtl, '__version__', '?')}")
+    print(f"versions    {versions('numpy', 'scipy', 'sklearn', 'skmtl', python=False)}")
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
                 "MKL_NUM_THREADS"):
         print(f"{var:<20} {os.environ.get(var, '(unset)')}")
@@ -71,30 +72,9 @@ def print_environment():
 CLOCK = time.perf_counter
 
 
-def best_time(fn, repeats):
-    """Best time of ``repeats`` calls (``CLOCK``), and the last result."""
-    best, out = np.inf, None
-    for _ in range(repeats):
-        gc.collect()
-        t0 = CLOCK()
-        out = fn()
-        best = min(best, CLOCK() - t0)
-    return best, out
-
-
 def quiet_fit(model, *args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with no_convergence_warnings():
         return model.fit(*args, **kwargs)
-
-
-def table(header, rows):
-    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(header)]
-    line = "  ".join(f"{h:>{w}}" for h, w in zip(header, widths))
-    print(line)
-    print("-" * len(line))
-    for r in rows:
-        print("  ".join(f"{str(c):>{w}}" for c, w in zip(r, widths)))
 
 
 def _rss():
@@ -220,10 +200,6 @@ def alpha_max_shared(X, Y):
     return np.sqrt(((X_c.T @ Y_c) ** 2).sum(axis=1)).max() / X.shape[0]
 
 
-def loadavg():
-    return " ".join(f"{v:.2f}" for v in os.getloadavg())
-
-
 def section_a(args, X, Y, ratio, rho, tag):
     n, p = X.shape
     T = Y.shape[1]
@@ -250,18 +226,12 @@ def section_a(args, X, Y, ratio, rho, tag):
     ]
     # repeats interleaved across solvers, so that a burst of load elsewhere on the
     # machine does not hit one solver's repeats only
-    best = [np.inf] * len(fits)
-    models = [None] * len(fits)
-    for r in range(max(f[1] for f in fits)):
-        for k, (name, repeats, fn) in enumerate(fits):
-            if r < repeats:
-                t, models[k] = best_time(fn, 1)
-                best[k] = min(best[k], t)
+    timed = interleaved([f[2] for f in fits], [f[1] for f in fits], clock=CLOCK)
     results = []
-    for (name, _, _), t, model in zip(fits, best, models):
-        W = model.coef_.T
+    for (name, _, _), t in zip(fits, timed):
+        W = t.out.coef_.T
         gap = l21_gap(X_c, Y_c, W, alpha)
-        results.append((name, t, model, W, gap))
+        results.append((name, t.best, t.out, W, gap))
 
     t_sk, W_sk = results[0][1], results[0][3]
     rows = []
@@ -272,8 +242,8 @@ def section_a(args, X, Y, ratio, rho, tag):
             int((np.abs(W).sum(axis=1) > 0).sum()),
             f"{np.abs(W - W_sk).max():.2e}",
         ])
-    table(["solver", "time", "/sklearn", "n_iter", "gap (numpy)", "gap/scale",
-           "gap<=tol", "support", "max|dW| vs sk"], rows)
+    print_table(["solver", "time", "/sklearn", "n_iter", "gap (numpy)", "gap/scale",
+           "gap<=tol", "support", "max|dW| vs sk"], rows, align=">")
     sk_model = results[0][2]
     print(f"    reported dual_gap_: sklearn {sk_model.dual_gap_:.3e} (already / n), skmtl cd "
           f"{results[1][2].dual_gap_:.3e}, skmtl fista {results[2][2].dual_gap_:.3e}")
@@ -287,12 +257,8 @@ def _per_iter(X, Y, alpha, precompute, k1, k2, repeats):
         return quiet_fit(MultiTaskRegressor(penalty="l21", alpha=alpha, solver="fista",
                                             precompute=precompute, max_iter=k, tol=0.0),
                          X, Y)
-    t1 = t2 = np.inf
-    for _ in range(repeats):  # interleaved, see section_a
-        t, m1 = best_time(lambda: run(k1), 1)
-        t1 = min(t1, t)
-        t, m2 = best_time(lambda: run(k2), 1)
-        t2 = min(t2, t)
+    first, second = interleaved([lambda: run(k1), lambda: run(k2)], repeats, clock=CLOCK)
+    t1, m1, t2, m2 = first.best, first.out, second.best, second.out
     di = m2.n_iter_ - m1.n_iter_
     if di <= 0:
         return np.nan, t1, t2, m1.n_iter_, m2.n_iter_
@@ -304,9 +270,9 @@ def section_b(args, X, Y, alpha):
     T = Y.shape[1]
     rng = np.random.default_rng(1)
     W = rng.standard_normal((p, T))
-    t_floor, _ = best_time(lambda: X.T @ (X @ W), 5 * args.repeats)
+    t_floor, _ = best_time(lambda: X.T @ (X @ W), 5 * args.repeats, clock=CLOCK)
     G = X.T @ X
-    t_gfloor, _ = best_time(lambda: G @ W, 20 * args.repeats)
+    t_gfloor, _ = best_time(lambda: G @ W, 20 * args.repeats, clock=CLOCK)
 
     print(f"(b) FISTA iteration cost vs its floor (n={n} p={p} T={T}, rho={args.b_rho}, "
           f"alpha = {args.b_ratio} * alpha_max); per-iteration time = (t(max_iter=k2) - "
@@ -320,8 +286,8 @@ def section_b(args, X, Y, alpha):
         rows.append([label, f"{i1}->{i2}", fmt_t(t1), fmt_t(t2), fmt_t(per), floor_name,
                      fmt_t(floor), f"{per / floor:.2f}",
                      fmt_t(t1 - i1 * per)])
-    table(["fista", "n_iter", "t(k1)", "t(k2)", "per iter", "floor", "floor time",
-           "iter/floor", "setup"], rows)
+    print_table(["fista", "n_iter", "t(k1)", "t(k2)", "per iter", "floor", "floor time",
+                 "iter/floor", "setup"], rows, align=">")
     print("    (setup = fit time not spent in iterations: validation, Lipschitz estimate,"
           " Gram build, ...)")
 
@@ -362,7 +328,7 @@ def long_alpha_max(X, y, ids, T):
 
 
 def measure_fit(model, X, y, ids, repeats):
-    t, _ = best_time(lambda: quiet_fit(model, X, y, tasks=ids), repeats)
+    t, _ = best_time(lambda: quiet_fit(model, X, y, tasks=ids), repeats, clock=CLOCK)
     n_iter = model.n_iter_
     gc.collect()
     # peak RSS increase (sampling thread), without tracemalloc's overhead
@@ -401,28 +367,27 @@ def section_c(args):
                      fmt_mb(X.nbytes), fmt_mb(tm_peak), f"{tm_peak / X.nbytes:.2f}",
                      fmt_mb(rss_extra),
                      "n/a" if rss_extra is None else f"{rss_extra / X.nbytes:.2f}"])
-    table(["penalty", "tasks", "alpha", "fit time", "n_iter", "dual_gap_", "X.nbytes",
-           "tracemalloc peak", "/X", "peak RSS incr.", "/X"], rows)
+    print_table(["penalty", "tasks", "alpha", "fit time", "n_iter", "dual_gap_", "X.nbytes",
+                 "tracemalloc peak", "/X", "peak RSS incr.", "/X"], rows, align=">")
     print(f"    alpha = {args.alpha_ratio} * alpha_max (L21: max_j ||C_j,:||_2, trace: "
           "||C||_2, C = per-task centered X_t^T y_t / n_t); goal: peak <= ~3x X plus small")
 
 
 # ------------------------------------------------------------------------ main
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
+    parser = Parser(__doc__)
     parser.add_argument("--sections", default="abc", help="which sections to run")
-    parser.add_argument("--n", type=int, default=None)
-    parser.add_argument("--p", type=int, default=None)
-    parser.add_argument("--tasks", type=int, default=None)
+    parser.quick_option("--n", 20000, 2000, type=int)
+    parser.quick_option("--p", 500, 100, type=int)
+    parser.quick_option("--tasks", 20, 5, type=int)
     parser.add_argument("--tol", type=float, default=1e-4)
     parser.add_argument("--alpha-ratio", type=float, default=0.1)
     parser.add_argument("--snr", type=float, default=2.0)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--sk-repeats", type=int, default=None,
+    parser.quick_option("--sk-repeats", 2, 3, type=int,
                         help="repeats for sklearn (default: 2 full size, 3 quick)")
-    parser.add_argument("--long-n", type=int, default=None)
-    parser.add_argument("--long-T", type=int, default=None)
+    parser.quick_option("--long-n", 10**6, 10**5, type=int)
+    parser.quick_option("--long-T", 1000, 100, type=int)
     parser.add_argument("--long-p", type=int, default=50)
     parser.add_argument("--trace-iter", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
@@ -439,20 +404,9 @@ def main(argv=None):
     parser.add_argument("--b-rho", type=float, default=0.9,
                         help="(b): feature correlation (slow convergence, so that FISTA "
                              "does not reach a zero gap, which stops it even at tol=0)")
-    args = parser.parse_args(argv)
-
-    q = args.quick
-    args.n = args.n or (2000 if q else 20000)
-    args.p = args.p or (100 if q else 500)
-    args.tasks = args.tasks or (5 if q else 20)
+    args = parser.parse(argv, b_repeats=(5, 3), k_data=((10, 60), (5, 25)),
+                        k_gram=((10, 2010), (10, 310)), long_repeats=(3, 2))
     args.support = max(1, args.p // 10)
-    args.sk_repeats = args.sk_repeats or (3 if q else 2)
-    args.b_repeats = 3 if q else 5
-    args.k_data = (5, 25) if q else (10, 60)
-    args.k_gram = (10, 310) if q else (10, 2010)
-    args.long_n = args.long_n or (10**5 if q else 10**6)
-    args.long_T = args.long_T or (100 if q else 1000)
-    args.long_repeats = 2 if q else 3
     # (rho, alpha ratio): the main case first, then harder ones
     scenarios = [(0.0, args.alpha_ratio)]
     if not args.no_extra:
@@ -498,4 +452,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -20,21 +20,22 @@ Usage::
     python benchmarks/bench_meta_batch.py --device cuda   # on a GPU
 """
 
-import argparse
 import os
 import platform
 import sys
-import time
 
 import torch
 
-import skmtl
 from skmtl.meta import _algorithms as A
 from skmtl.meta._backbones import conv4
 from skmtl.nn._modules import mlp
+from _common import Parser, Table, best_time, versions
 
 ALGORITHMS = ["protonet", "maml", "fomaml", "reptile", "anil", "metasgd"]
 N_WAY, K_SHOT, N_QUERY = 5, 1, 5
+TABLE = Table(["backbone", "algorithm", "batch", "loop ms", "vmap ms", "loop/vmap",
+               "skmtl takes"], widths=[8, 9, 5, 9, 9, 9, 0], align="<<>>>><",
+              sep=[" "] * 5 + ["  "])
 
 
 def make(name, net, width):
@@ -56,15 +57,7 @@ def episodes(shape, batch, device, seed=0):
 
 
 def best_ms(fn, n, repeats, sync):
-    times = []
-    for _ in range(repeats):
-        sync()
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        sync()
-        times.append((time.perf_counter() - t0) / n)
-    return 1e3 * min(times)
+    return 1e3 * best_time(fn, repeats, number=n, sync=sync)[0]
 
 
 def measure(backbone, name, batch, device, n, repeats):
@@ -100,28 +93,23 @@ def measure(backbone, name, batch, device, n, repeats):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = Parser(__doc__, "one repeat, few calls")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batches", type=int, nargs="+", default=[4, 16])
     parser.add_argument("--backbones", nargs="+", default=["mlp", "conv4"])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--quick", action="store_true", help="one repeat, few calls")
-    args = parser.parse_args(argv)
+    args = parser.parse(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    print(f"python {sys.version.split()[0]}  torch {torch.__version__}  skmtl "
-          f"{skmtl.__version__}  {platform.machine()}  cpu_count={os.cpu_count()}  "
+    print(f"{versions('torch', 'skmtl')}  {platform.machine()}  cpu_count={os.cpu_count()}  "
           f"threads={torch.get_num_threads()}  device={device}"
           f"{' (' + torch.cuda.get_device_name() + ')' if device.type == 'cuda' else ''}")
     print(f"meta_backward of a meta-batch of {N_WAY}-way {K_SHOT}-shot {N_QUERY}-query "
           "episodes: loop vs vmap, ms per meta-batch, best of "
           f"{1 if args.quick else args.repeats}")
-    head = (f"{'backbone':<8} {'algorithm':<9} {'batch':>5} {'loop ms':>9} {'vmap ms':>9} "
-            f"{'loop/vmap':>9}  skmtl takes")
-    print(head)
-    print("-" * len(head))
+    TABLE.print_head()
     rows = []
     for backbone in args.backbones:
         for batch in args.batches:
@@ -132,12 +120,11 @@ def main(argv=None):
                 ratio = loop_ms / vmap_ms if vmap_ms else None
                 rows.append(dict(backbone=backbone, algorithm=name, batch=batch,
                                  loop_ms=loop_ms, vmap_ms=vmap_ms, ratio=ratio, path=path))
-                shown = (f"{vmap_ms:9.2f} {ratio:9.2f}" if vmap_ms else
-                         f"{'-':>9} {'-':>9}")
-                print(f"{backbone:<8} {name:<9} {batch:>5} {loop_ms:9.2f} {shown}  {path}",
-                      flush=True)
+                TABLE.print_row([backbone, name, batch, f"{loop_ms:.2f}",
+                                 f"{vmap_ms:.2f}" if vmap_ms else "-",
+                                 f"{ratio:.2f}" if vmap_ms else "-", path])
     return rows
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -6,25 +6,15 @@ synthetic shared-X problem and on the computer survey (190 people rating the sam
 20 profiles); School has no shared X (each school its own students).
 """
 
-import argparse
-import time
-import warnings
+import sys
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import MultiTaskLassoCV
 from sklearn.model_selection import KFold
 
-from skmtl.linear import MultiTaskRegressorCV
-
-
-def _best_time(fn, repeats):
-    best, out = np.inf, None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
+from skmtl import MultiTaskRegressorCV
+from skmtl.datasets import load_computer_survey
+from _common import Parser, best_time, no_convergence_warnings
 
 
 def _shared_x_problem(n, p, T, seed=0):
@@ -40,10 +30,9 @@ def compare(name, X, Y, n_alphas, tol, repeats):
     cv = KFold(5, shuffle=True, random_state=0)
     ours_cv = MultiTaskRegressorCV(alphas=n_alphas, cv=cv, tol=tol, max_iter=10000)
     ref_cv = MultiTaskLassoCV(alphas=n_alphas, cv=cv, tol=tol, max_iter=10000)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        t_ours, ours = _best_time(lambda: ours_cv.fit(X, Y), repeats)
-        t_ref, ref = _best_time(lambda: ref_cv.fit(X, Y), repeats)
+    with no_convergence_warnings():
+        t_ours, ours = best_time(lambda: ours_cv.fit(X, Y), repeats)
+        t_ref, ref = best_time(lambda: ref_cv.fit(X, Y), repeats)
     return {
         "problem": name, "shape": f"n={X.shape[0]} p={X.shape[1]} T={Y.shape[1]}",
         "skmtl_s": t_ours, "sklearn_s": t_ref, "ratio": t_ours / t_ref,
@@ -53,14 +42,10 @@ def compare(name, X, Y, n_alphas, tol, repeats):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
+    args = Parser(__doc__).parse(argv)
     repeats = 1 if args.quick else 3
     problems = [("synthetic shared X", *_shared_x_problem(*((2000, 100, 10) if args.quick
                                                           else (20000, 200, 20))))]
-    from skmtl.datasets import load_computer_survey
-
     survey = load_computer_survey()  # a real shared-X data set: 190 people rate 20 profiles
     problems.append(("computer survey (190 tasks)", survey.data, survey.target))
     rows = [compare(name, X, Y, 20, 1e-4, repeats) for name, X, Y in problems]
@@ -78,4 +63,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -4,14 +4,13 @@ Each row doubles one of n, p, T from a base problem; the last column is the
 log-log slope (time growth exponent) against the previous size.
 """
 
-import argparse
+import sys
 import time
-import warnings
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
 from skmtl import MultiTaskRegressor
+from _common import Parser, no_convergence_warnings
 
 
 def _problem(n, p, T, seed=0):
@@ -28,16 +27,13 @@ def _fit_time(penalty, n, p, T, max_iter=200):
     X, y, tasks = _problem(n, p, T)
     model = MultiTaskRegressor(penalty=penalty, alpha=0.01, max_iter=max_iter, tol=1e-14)
     start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with no_convergence_warnings():
         model.fit(X, y, tasks=tasks)
     return (time.perf_counter() - start) / model.n_iter_, time.perf_counter() - start
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
+    args = Parser(__doc__).parse(argv)
     base = (20000, 50, 50) if not args.quick else (4000, 20, 10)
     steps = 3 if not args.quick else 2
     rows = []
@@ -65,4 +61,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -50,28 +50,19 @@ Usage::
     python benchmarks/bench_tasks_scaling.py --quick    # smoke run
 """
 
-import argparse
 import os
-import platform
 import sys
 import time
-import warnings
 
 import numpy as np
-import sklearn
 import torch
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 from threadpoolctl import threadpool_limits
 
-import skmtl
 from skmtl import MultiTaskClassifier
+from _common import Parser, banner, loadavg, no_convergence_warnings, print_table, versions
 
 GOAL_SPEEDUP, GOAL_T = 25.0, 50
-
-
-def loadavg():
-    return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def make_tasks(T, n_train, n_test, p, n_hidden=8, seed=0):
@@ -147,8 +138,7 @@ def fit_sklearn(args, data, T, es=False):
     X, y, ids = data["train"]
     models, n_iter = [], []
     t0 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with no_convergence_warnings():
         for t in range(T):
             m = MLPClassifier(hidden_layer_sizes=(64,), random_state=t,
                               **(SKLEARN_ES if es else {}))
@@ -174,8 +164,7 @@ def warm_up(device="cpu"):
     MultiTaskClassifier(backend="torch", hidden_layer_sizes=(4,), max_epochs=1,
                         device=device).fit(X, y, tasks=np.arange(50) % 2)
     t1 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with no_convergence_warnings():
         MLPClassifier(hidden_layer_sizes=(4,), max_iter=1).fit(X, y)
     return t1 - t0, time.perf_counter() - t1
 
@@ -220,22 +209,33 @@ def run_T(args, T):
     return rows
 
 
-def print_table(rows):
-    head = (f"{'T':>3} {'skmtl config':<12} {'skmtl s':>8} {'sklearn s':>9} "
-            f"{'speed-up':>8} {'acc skmtl':>9} {'acc sklearn':>11} {'diff':>7} "
-            f"{'better':>6} {'skmtl ep':>8} {'sk iter (max)':>13} {'steps skmtl':>11} "
-            f"{'steps sk':>9} | {'sk es s':>7} {'vs es':>7} {'acc sk es':>9}")
-    print(head)
-    print("-" * len(head))
-    for r in rows:
-        print(f"{r['T']:>3} {r['config']:<12} {r['skmtl_fit_s']:>8.2f} "
-              f"{r['sklearn_fit_s']:>9.2f} {r['speedup']:>7.2f}x {r['skmtl_acc']:>9.4f} "
-              f"{r['sklearn_acc']:>11.4f} {r['acc_diff']:>+7.4f} "
-              f"{r['skmtl_tasks_better']:>3}/{r['T']:<2} {r['skmtl_epochs']:>8} "
-              f"{r['sklearn_mean_iter']:>7.1f} ({r['sklearn_hit_max_iter']:>3}) "
-              f"{r['skmtl_steps']:>11} {r['sklearn_steps']:>9} | "
-              f"{r['sklearn_es_fit_s']:>7.2f} {r['speedup_vs_es']:>6.2f}x "
-              f"{r['sklearn_es_acc']:>9.4f}")
+# (header, least width, cell): the table's columns, one space apart, "|" before those
+# of the tuned sklearn MLPs
+COLUMNS = [
+    ("T", 3, lambda r: r["T"]),
+    ("skmtl config", 12, lambda r: r["config"]),
+    ("skmtl s", 8, lambda r: f"{r['skmtl_fit_s']:.2f}"),
+    ("sklearn s", 9, lambda r: f"{r['sklearn_fit_s']:.2f}"),
+    ("speed-up", 8, lambda r: f"{r['speedup']:.2f}x"),
+    ("acc skmtl", 9, lambda r: f"{r['skmtl_acc']:.4f}"),
+    ("acc sklearn", 11, lambda r: f"{r['sklearn_acc']:.4f}"),
+    ("diff", 7, lambda r: f"{r['acc_diff']:+.4f}"),
+    ("better", 6, lambda r: f"{r['skmtl_tasks_better']:>3}/{r['T']:<2}"),
+    ("skmtl ep", 8, lambda r: r["skmtl_epochs"]),
+    ("sk iter (max)", 13,
+     lambda r: f"{r['sklearn_mean_iter']:>7.1f} ({r['sklearn_hit_max_iter']:>3})"),
+    ("steps skmtl", 11, lambda r: r["skmtl_steps"]),
+    ("steps sk", 9, lambda r: r["sklearn_steps"]),
+    ("|", 1, lambda r: "|"),
+    ("sk es s", 7, lambda r: f"{r['sklearn_es_fit_s']:.2f}"),
+    ("vs es", 7, lambda r: f"{r['speedup_vs_es']:.2f}x"),
+    ("acc sk es", 9, lambda r: f"{r['sklearn_es_acc']:.4f}"),
+]
+
+
+def report(rows):
+    print_table([c[0] for c in COLUMNS], [[c[2](r) for c in COLUMNS] for r in rows],
+                align="><>", widths=[c[1] for c in COLUMNS], sep=" ")
     bayes = {r["T"]: r["bayes_acc"] for r in rows}
     print("speed-up = sklearn fit time / skmtl fit time (fit only, best of the repeats); "
           "acc = mean over tasks of\nthe test accuracy (Bayes accuracy: "
@@ -259,13 +259,12 @@ def print_table(rows):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
-    parser.add_argument("--tasks", type=int, nargs="+", default=None)
+    parser = Parser(__doc__)
+    parser.quick_option("--tasks", [1, 10, 50], [1, 5], type=int, nargs="+")
     parser.add_argument("--n-train", type=int, default=400)
     parser.add_argument("--n-test", type=int, default=400)
     parser.add_argument("--p", type=int, default=20)
-    parser.add_argument("--repeats", type=int, default=None)
+    parser.quick_option("--repeats", 2, 1, type=int)
     parser.add_argument("--threads", type=int, default=1,
                         help="torch and BLAS threads for both packages")
     parser.add_argument("--seed", type=int, default=0)
@@ -273,18 +272,11 @@ def main(argv=None):
                         help="skmtl's device (\"auto\": the GPU where there is one)")
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS),
                         choices=list(CONFIGS), help="skmtl configurations")
-    args = parser.parse_args(argv)
-    q = args.quick
-    args.tasks = args.tasks or ([1, 5] if q else [1, 10, 50])
-    args.repeats = args.repeats or (1 if q else 2)
+    args = parser.parse(argv)
 
-    print("=" * 78)
-    print("skmtl tasks scaling: one MultiTaskClassifier(backend='torch') vs T sklearn "
-          "MLPClassifier")
-    print("=" * 78)
-    print(f"python {sys.version.split()[0]} ({platform.python_implementation()})  "
-          f"torch {torch.__version__}  numpy {np.__version__}  sklearn "
-          f"{sklearn.__version__}  skmtl {getattr(skmtl, '__version__', '?')}")
+    banner("skmtl tasks scaling: one MultiTaskClassifier(backend='torch') vs T sklearn "
+           "MLPClassifier")
+    print(versions("torch", "numpy", "sklearn", "skmtl", implementation=True))
     print(f"cpu_count={os.cpu_count()}  load avg {loadavg()}  threads={args.threads} "
           f"(torch.set_num_threads + threadpool_limits)")
     print(f"skmtl device: {args.device}")
@@ -301,10 +293,10 @@ def main(argv=None):
             print(f"T={T} ...", flush=True)
             rows.extend(run_T(args, T))
     print()
-    print_table(rows)
+    report(rows)
     print(f"total {time.perf_counter() - t0:.1f}s; load avg at the end {loadavg()}")
     return rows
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

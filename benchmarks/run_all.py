@@ -8,7 +8,6 @@ records when, where and with which versions it was measured.
     python benchmarks/run_all.py --only bench_school bench_survey
 """
 
-import argparse
 import contextlib
 import datetime
 import importlib
@@ -20,30 +19,23 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # the scripts import _common beside them
+
+from _common import Parser, versions  # noqa: E402
+
+# each script's main(argv) takes its command-line arguments; all have --quick
 BENCHMARKS = [
     "bench_l21", "bench_school", "bench_landmine", "bench_survey", "bench_path_cv",
     "bench_scaling", "bench_torch_overhead", "bench_tasks_scaling", "bench_omniglot",
-    "bench_meta_overhead",
+    "bench_meta_overhead", "bench_meta_batch",
 ]
 
 
-def _versions():
-    out = [f"python {platform.python_version()}"]
-    for name in ("numpy", "scipy", "sklearn", "torch", "skmtl"):
-        try:
-            out.append(f"{name} {importlib.import_module(name).__version__}")
-        except ImportError:
-            out.append(f"{name} absent")
-    return ", ".join(out)
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
+    parser = Parser(__doc__, "smoke runs: every script with --quick")
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument("--output", default=str(HERE / "RESULTS.md"))
-    args = parser.parse_args(argv)
-    sys.path.insert(0, str(HERE))
+    args = parser.parse(argv)
     names = [n for n in BENCHMARKS if args.only is None or n in args.only]
     sections = []
     for name in names:
@@ -61,7 +53,7 @@ def main(argv=None):
         "# skmtl benchmark results\n\n"
         f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}\n"
         f"- machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}\n"
-        f"- versions: {_versions()}\n"
+        f"- versions: {versions('numpy', 'scipy', 'sklearn', 'torch', 'skmtl', sep=', ')}\n"
         f"- mode: {'quick' if args.quick else 'full'}\n\n"
         "Produced by `python benchmarks/run_all.py`; every ratio compares runs made "
         "in the same process.\n\n"
@@ -71,4 +63,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
