@@ -12,7 +12,7 @@ from ..base import init_params
 from ..linear._losses import LOSSES
 from ..metrics import task_average
 from ._base import _MultiTaskLinear, _is_torch
-from ._docs import shared_doc
+from ._docs import predict_doc, shared_doc
 
 
 def class_scores(Z, proba):
@@ -167,14 +167,11 @@ class MultiTaskClassifier(ClassifierMixin, _MultiTaskLinear):
 
         return self._assemble(per_task, codes, X.shape[0])
 
+    @predict_doc
     def predict(self, X, tasks=None):
         """Predict class labels with each row's task model.
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        tasks : array-like of shape (n_samples,), default=None
-            Task of each row; required if and only if the model was fit with tasks.
+        {X_tasks}
 
         Returns
         -------

@@ -114,3 +114,17 @@ def shared_doc(doc, precompute):
     shared = _SHARED_DOC.replace("{precompute}", _PRECOMPUTE_DOC if precompute else "")
     return doc.replace("{shared}", shared.strip()).replace(
         "{network_attributes}", _NETWORK_ATTRIBUTES_DOC.strip())
+
+
+_X_TASKS_DOC = """\
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        tasks : array-like of shape (n_samples,), default=None
+            Task of each row; required if and only if the model was fit with tasks."""
+
+
+def predict_doc(method):
+    """Fill ``{X_tasks}`` in ``method``'s docstring: the predict methods' parameters."""
+    method.__doc__ = method.__doc__.replace("{X_tasks}", _X_TASKS_DOC.strip())
+    return method

@@ -7,7 +7,7 @@ from sklearn.metrics import r2_score
 from ..base import init_params
 from ..metrics import task_average
 from ._base import _MultiTaskLinear
-from ._docs import shared_doc
+from ._docs import predict_doc, shared_doc
 
 
 class MultiTaskRegressor(RegressorMixin, _MultiTaskLinear):
@@ -96,14 +96,11 @@ class MultiTaskRegressor(RegressorMixin, _MultiTaskLinear):
     def _encode_targets(self, table):
         return [y[:, None] for y in table.y], np.zeros(table.n_tasks, dtype=int)
 
+    @predict_doc
     def predict(self, X, tasks=None):
         """Predict with each row's task model.
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        tasks : array-like of shape (n_samples,), default=None
-            Task of each row; required if and only if the model was fit with tasks.
+        {X_tasks}
 
         Returns
         -------
