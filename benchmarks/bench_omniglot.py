@@ -45,7 +45,8 @@ off the meta-learned point and hurt (measured with this budget, 50 episodes,
 class (for ``predict``), one unbatched forward pass over 4,800 classes here; it is
 kept as small as skmtl allows (``n_support=1`` and, for the gradient-based methods,
 ``adapt_steps=1`` during fit, raised with ``set_params`` afterwards) and timed
-apart as "final adapt".
+apart as "final adapt" (the rest of ``fit`` after its meta-training loop, which a
+:class:`skmtl.meta.Timer` callback times).
 
 Usage::
 
@@ -71,7 +72,7 @@ import torch
 
 import skmtl
 from skmtl.datasets import fetch_omniglot
-from skmtl.meta import MetaLearnerClassifier, episodic_score
+from skmtl.meta import MetaLearnerClassifier, Timer, episodic_score
 
 HERE = Path(__file__).resolve().parent
 SPLIT_FILE = HERE / "omniglot_vinyals_split.json"
@@ -109,20 +110,13 @@ CONFIGS = {
 QUICK_EPISODES = {"protonet": 40, "maml": 80, "fomaml": 80, "reptile": 20}
 
 
-class TimedMeta(MetaLearnerClassifier):
-    """MetaLearnerClassifier timing its meta-training and its final adapt apart."""
+class LoopTimer(Timer):
+    """A Timer callback that also notes when the meta-training loop ended
+    (``ended``): what ``fit`` does after it is the final adapt."""
 
-    def _meta_train(self, *args):
-        t0 = time.perf_counter()
-        super()._meta_train(*args)
-        self.meta_train_time_ = time.perf_counter() - t0
-
-    def _adapt(self, *args):
-        t0 = time.perf_counter()
-        out = super()._adapt(*args)
-        if not hasattr(self, "final_adapt_time_"):
-            self.final_adapt_time_ = time.perf_counter() - t0
-        return out
+    def on_train_end(self, loop, **kwargs):
+        super().on_train_end(loop, **kwargs)
+        self.ended = time.perf_counter()
 
 
 def load_split(random_split=False, seed=0):
@@ -148,12 +142,15 @@ def with_rotations(data, target, ids):
 def train(name, params, Xtr, ytr, episodes, seed, verbose, device):
     """One meta-learner of algorithm ``name`` meta-trained with ``params``."""
     cfg = CONFIGS[name]
-    meta = TimedMeta(backbone="conv4", n_episodes=episodes, n_support=1,
-                     adapt_steps=1 if cfg["adapt_steps"] else None, device=device,
-                     random_state=seed, verbose=verbose, **params)
+    meta = MetaLearnerClassifier(backbone="conv4", n_episodes=episodes, n_support=1,
+                                 adapt_steps=1 if cfg["adapt_steps"] else None,
+                                 device=device, random_state=seed, verbose=verbose,
+                                 callbacks=[LoopTimer()], **params)
     t0 = time.perf_counter()
     meta.fit(Xtr, ytr)
-    meta.fit_time_ = time.perf_counter() - t0
+    end, timer = time.perf_counter(), meta.callbacks_[0]
+    meta.fit_time_, meta.meta_train_time_ = end - t0, timer.train_times[0]
+    meta.final_adapt_time_ = end - timer.ended
     if cfg["adapt_steps"]:
         meta.set_params(adapt_steps=cfg["adapt_steps"])
     return meta

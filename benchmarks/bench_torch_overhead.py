@@ -13,17 +13,19 @@ same process, interleaved:
   X / y / task ids converted once to tensors before the loop.
 
 Time per epoch: both run ``k + 1`` epochs and the first (warm-up) epoch is
-dropped.  skmtl's epochs are timed by wrapping ``Trainer._epoch`` from the outside
-(the package is not modified), so the fixed costs of ``fit`` (validation, target
+dropped.  skmtl's warm-up epoch is a ``fit`` with ``max_epochs=1``; its ``k``
+timed epochs continue the Trainer that ``fit`` built (``Trainer.run`` on what fit
+hands it: the same network, optimizer, pairs and batches), timed by a
+:class:`skmtl.meta.Timer` callback (``Trainer.run(callbacks=...)``; the estimator
+takes no ``callbacks=`` yet), so the fixed costs of ``fit`` (validation, target
 encoding, building the pairs and the network) are excluded; they are reported
-apart as "setup" (fit time minus its epochs).  Per repeat, the mean of the ``k``
-timed epochs; the table gives the best (minimum) of ``--repeats`` interleaved
-repeats, and also the ratio of the single fastest epochs (the least disturbed by
-other processes).  A second measurement alternates single epochs: one skmtl
-epoch (``partial_fit``, which continues the same network and optimizer; timed
-inside as above), one hand-written epoch, ``--paired`` times; it gives the median
-of the per-pair ratios and the ratio of the fastest epochs, and is the one to trust
-on a busy machine.  ``torch.set_num_threads`` is fixed (``--threads``, default 1;
+apart as "setup" (the one-epoch fit's time minus a timed epoch).  Per repeat, the
+mean of the ``k`` timed epochs; the table gives the best (minimum) of
+``--repeats`` interleaved repeats, and also the ratio of the single fastest epochs
+(the least disturbed by other processes).  A second measurement alternates single
+epochs: one skmtl epoch (one more epoch of the same Trainer, timed as above), one
+hand-written epoch, ``--paired`` times; it gives the median of the per-pair ratios
+and the ratio of the fastest epochs, and is the one to trust on a busy machine.  ``torch.set_num_threads`` is fixed (``--threads``, default 1;
 one row per value).
 
 ``--profile`` adds a cProfile of skmtl's epochs (cumulative time per function) and
@@ -52,6 +54,7 @@ from torch import nn
 
 import skmtl
 from skmtl import MultiTaskRegressor
+from skmtl.meta import Timer
 
 GOAL = 1.10
 
@@ -81,37 +84,40 @@ def ours_estimator(args, epochs):
         random_state=0, device=args.device, dtype="float32")
 
 
-class EpochTimer:
-    """Records the duration of each ``Trainer._epoch`` call (wrapped from outside)."""
+def trainer_inputs(est, X, y, tasks):
+    """What the fitted ``est``'s fit hands its Trainer: (X, pairs, layout, T)."""
+    from skmtl.nn._backend import _codes_and_kinds, task_layout
+    from skmtl.nn._data import make_pairs
 
-    def __enter__(self):
-        from skmtl.nn._training import Trainer
+    table, targets, _ = est._tables(X, y, tasks, None, reset=False)
+    codes, kinds = _codes_and_kinds(targets, [True] * table.n_tasks)
+    return table.X, make_pairs(table, codes), task_layout(targets, kinds), table.n_tasks
 
-        self.times, self._cls, self._orig = [], Trainer, Trainer._epoch
-        orig, times = self._orig, self.times
 
-        def timed(trainer, *a, **kw):
-            t0 = time.perf_counter()
-            out = orig(trainer, *a, **kw)
-            times.append(time.perf_counter() - t0)
-            return out
-
-        Trainer._epoch = timed
-        return self
-
-    def __exit__(self, *exc):
-        self._cls._epoch = self._orig
+def more_epochs(est, inputs, epochs, timer, rng):
+    """``epochs`` more epochs of the Trainer that ``est.fit`` built, every one run
+    (``tol=0``), timed by the ``timer`` callback."""
+    X, pairs, layout, T = inputs
+    trainer = est._trainer
+    trainer.run(X, pairs, layout.to(trainer.device), T, max_epochs=epochs,
+                batch_size=min(est.batch_size, X.shape[0]), rng=rng, tol=0.0,
+                n_iter_no_change=10**9, callbacks=[timer])
+    return trainer
 
 
 def time_ours(args, X, y, tasks, epochs):
-    """Per-epoch seconds of a fit of ``epochs`` epochs, the fit time, the estimator."""
-    est = ours_estimator(args, epochs)
-    with EpochTimer() as timer:
-        t0 = time.perf_counter()
-        est.fit(X, y, tasks=tasks)
-        fit_time = time.perf_counter() - t0
-    assert est.n_iter_ == epochs == len(timer.times), (est.n_iter_, epochs)
-    return np.array(timer.times), fit_time, est
+    """Seconds of each of ``epochs`` epochs after a one-epoch (warm-up) fit, the
+    setup (that fit's time minus a timed epoch), the Trainer."""
+    est = ours_estimator(args, 1)
+    t0 = time.perf_counter()
+    est.fit(X, y, tasks=tasks)
+    fit_time = time.perf_counter() - t0
+    timer = Timer()
+    trainer = more_epochs(est, trainer_inputs(est, X, y, tasks), epochs, timer,
+                          np.random.RandomState(0))
+    times = np.array(timer.epoch_times)
+    assert trainer.epochs == epochs + 1 and times.size == epochs, (trainer.epochs, epochs)
+    return times, fit_time - times.mean(), trainer
 
 
 # --------------------------------------------------------------- hand-written
@@ -178,19 +184,19 @@ def time_hand(args, X, y, tasks, T, epochs):
 def paired_epochs(args, X, y, tasks, T, m):
     """``m`` epochs of each, alternating one skmtl epoch and one hand-written epoch.
 
-    skmtl's epochs are ``partial_fit`` calls (one epoch each, continuing the same
-    network and optimizer), timed inside by :class:`EpochTimer`, so the per-call
-    validation is not counted.  Both are warmed up by one epoch first.
+    skmtl's epochs are one more epoch each of the Trainer of a one-epoch ``fit``
+    (the same network and optimizer), timed by a :class:`~skmtl.meta.Timer`
+    callback.  Both are warmed up by one epoch first.
     """
     est = ours_estimator(args, 1)
     loop = HandLoop(args, X, y, tasks, T)
-    est.partial_fit(X, y, tasks=tasks)
+    est.fit(X, y, tasks=tasks)
     loop.epoch()
+    inputs, timer, rng = trainer_inputs(est, X, y, tasks), Timer(), np.random.RandomState(0)
     ours, hand = [], []
     for _ in range(m):
-        with EpochTimer() as timer:
-            est.partial_fit(X, y, tasks=tasks)
-        ours.append(timer.times[0])
+        more_epochs(est, inputs, 1, timer, rng)
+        ours.append(timer.epoch_times[-1])
         t0 = time.perf_counter()
         loop.epoch()
         hand.append(time.perf_counter() - t0)
@@ -214,24 +220,21 @@ def profile_ours(args, X, y, tasks, n_lines=22):
 def stage_breakdown(args, X, y, tasks, T, repeats=5):
     """Microseconds per batch of each stage of skmtl's batch loop and its hand twin.
 
-    The stages are what ``Trainer._epoch`` does for one batch, timed in isolation on
+    The stages are what ``Trainer._train_step`` does for one batch, timed in isolation on
     the same batches (all of one epoch, best of ``repeats`` passes).  The loss is
     timed on a leaf ``Z`` of the network's output shape, so that the loss forward and
     its backward (down to ``Z``) are measured without the network.
     """
-    from skmtl.nn._backend import _codes_and_kinds, build_network, task_layout
-    from skmtl.nn._data import batch_pairs, make_pairs, task_losses
+    from skmtl.nn._backend import build_network
+    from skmtl.nn._data import batch_pairs, task_losses
     from skmtl.nn._rows import RowSource
     from skmtl.nn._training import _batches, _PairTensors
     from skmtl.nn._weighting import Equal
 
     est = ours_estimator(args, 1)
     est.fit(X, y, tasks=tasks)  # sets up the task bookkeeping
-    table, targets, _ = est._tables(X, y, tasks, None, reset=False)
-    codes, kinds = _codes_and_kinds(targets, [True] * table.n_tasks)
-    pairs = make_pairs(table, codes)
-    layout = task_layout(targets, kinds)
-    Xf = np.asarray(table.X, dtype=np.float32)
+    Xn, pairs, layout, _ = trainer_inputs(est, X, y, tasks)
+    Xf = np.asarray(Xn, dtype=np.float32)
     batches = list(_batches(np.arange(Xf.shape[0]), args.batch, np.random.RandomState(0)))
     dev, dt = torch.device("cpu"), torch.float32
     Xt, yt = torch.as_tensor(Xf), torch.as_tensor(y, dtype=dt)
@@ -345,9 +348,9 @@ def run_threads(args, X, y, tasks, T, threads):
     k = args.epochs
     ours, hand, setup = [], [], []
     for _ in range(args.repeats):  # interleaved
-        ep, fit_time, est = time_ours(args, X, y, tasks, k + 1)
-        ours.append(ep[1:])
-        setup.append(fit_time - ep.sum())
+        ep, setup_s, trainer = time_ours(args, X, y, tasks, k)
+        ours.append(ep)
+        setup.append(setup_s)
         ep, hand_loss = time_hand(args, X, y, tasks, T, k + 1)
         hand.append(ep[1:])
     ours, hand = np.array(ours), np.array(hand)
@@ -360,7 +363,7 @@ def run_threads(args, X, y, tasks, T, threads):
         ratio=per_ours / per_hand, ratio_fastest_epoch=ours.min() / hand.min(),
         paired_epochs=args.paired, paired_median_ratio=float(np.median(p_ours / p_hand)),
         paired_min_ratio=float(p_ours.min() / p_hand.min()),
-        ours_setup_s=min(setup), ours_final_loss=est.loss_curve_[-1],
+        ours_setup_s=min(setup), ours_final_loss=trainer.loss_curve[-1],
         hand_final_loss=hand_loss, goal=GOAL, ok=per_ours / per_hand <= GOAL,
     )
 
@@ -381,10 +384,10 @@ def print_table(rows):
               f"{r['paired_min_ratio']:>10.3f} {r['ours_setup_s']:>12.3f}")
     print("ratio = ours / hand-written, mean time of the k timed epochs of a fit (best "
           "of the repeats);\nfastest-ep = ratio of the single fastest epochs of those "
-          "fits; paired med / min = epochs\nalternated one by one (skmtl through "
-          "partial_fit), median of the per-pair ratios / ratio of the\nfastest epochs "
-          "(the least sensitive to other processes); ours setup = fit time minus its "
-          "epochs.\nMean training loss of the last epoch, ours vs hand: "
+          "fits; paired med / min = epochs\nalternated one by one (skmtl: one more "
+          "epoch of its Trainer), median of the per-pair ratios / ratio of the\nfastest epochs "
+          "(the least sensitive to other processes); ours setup = one-epoch fit time "
+          "minus a timed epoch.\nMean training loss of the last epoch, ours vs hand: "
           + ", ".join(f"{r['ours_final_loss']:.4f} vs {r['hand_final_loss']:.4f}"
                       for r in rows))
 
