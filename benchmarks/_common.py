@@ -12,9 +12,10 @@
   widths, a row at a time, for tables printed while they are measured);
 * argparse: :class:`Parser` (``--quick`` and the options whose default depends on
   it) and :func:`add_path_cv_options` (those of the quality benchmarks);
-* the quality benchmarks (School, Landmine, the computer survey): the candidate
-  penalties, the path-CV fit and what it chose, the run over splits, the summary
-  over splits and the table of the model selection.
+* the quality benchmarks (School, Landmine, the computer survey): the multi-task
+  methods and their candidate penalties, the path-CV fit and what it chose, the
+  loops over splits and methods, the summary over splits and the table of the
+  model selection.
 
 The scripts import it as ``from _common import ...``: ``python benchmarks/bench_x.py``
 puts the script's folder on ``sys.path``; ``run_all.py`` does the same.
@@ -37,7 +38,7 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 
 import skmtl
-from skmtl import MultiTaskRegressorCV
+from skmtl import MultiTaskRegressor, MultiTaskRegressorCV
 from skmtl.linear import (
     ClusteredNorm,
     Dirty,
@@ -215,8 +216,9 @@ def print_table(header, rows, align="<>", widths=None, sep="  ", markdown=False)
     widths = [max(len(str(h)), least[i], *(len(r[i]) for r in rows))
               for i, h in enumerate(header)]
     table = Table(header, widths, align, sep)
-    if markdown:
-        rule = [(":" if a == "<" else "") + "-" * max(w - 1, 2) + (":" if a == ">" else "")
+    if markdown:  # a rule of dashes with a colon on the aligned side, 3 at least
+        widths = [max(w, 3) for w in widths]
+        rule = [(":" if a == "<" else "") + "-" * (w - 1) + (":" if a == ">" else "")
                 for a, w in zip(table.align, widths)]
         table = Table(header, widths, table.align, " | ")
         lines = [table.line(table.header), " | ".join(rule)] + [table.line(r) for r in rows]
@@ -279,20 +281,31 @@ def add_path_cv_options(parser, n_alphas, max_iter, check_convergence=True):
 
 
 # ----------------------------------------------------------- quality benchmarks
-def candidates(quick, adjacency, mean, graph, cluster, dirty):
-    """The ``[(label, penalty)]`` lists of the parametrised penalties, by family.
+def multitask_methods(quick, adjacency, graph_name, eps, mean, graph, cluster, dirty):
+    """The multi-task methods every quality benchmark compares, in its table's order.
 
-    ``mean`` and ``graph``: ridge values; ``cluster``: ``(n_clusters, eta)`` pairs;
-    ``dirty``: ``l1_ratio`` values.  ``quick``: the first of each only.
+    ``(name, [(label, penalty)], use tasks (True), eps)``: ``l21``, ``trace`` and the
+    parametrised penalties with one candidate a value: ``mean`` and ``graph`` (on
+    ``adjacency``, the method named ``graph_name``): ridge values; ``cluster``:
+    ``(n_clusters, eta)`` pairs; ``dirty``: ``l1_ratio`` values.  ``quick``: the
+    first candidate of each only.  ``eps`` (smallest / largest alpha of the path):
+    one number, or one a family (``{"l21": ..., "trace": ..., "mean": ...,
+    "graph": ..., "cluster": ..., "dirty": ...}``).
     """
-    lists = {
-        "mean": [(f"ridge={r:g}", MeanRegularized(ridge=r)) for r in mean],
-        "graph": [(f"ridge={r:g}", GraphRegularized(adjacency, r)) for r in graph],
-        "cluster": [(f"k={k},eta={e:g}", ClusteredNorm(n_clusters=k, eta=e))
-                    for k, e in cluster],
-        "dirty": [(f"l1_ratio={r:g}", Dirty(l1_ratio=r)) for r in dirty],
+    families = {
+        "l21": ("l21 (joint features)", [("", "l21")]),
+        "trace": ("trace (low rank)", [("", "trace")]),
+        "mean": ("mean-regularized",
+                 [(f"ridge={r:g}", MeanRegularized(ridge=r)) for r in mean]),
+        "graph": (graph_name,
+                  [(f"ridge={r:g}", GraphRegularized(adjacency, r)) for r in graph]),
+        "cluster": ("cluster", [(f"k={k},eta={e:g}", ClusteredNorm(n_clusters=k, eta=e))
+                                for k, e in cluster]),
+        "dirty": ("dirty", [(f"l1_ratio={r:g}", Dirty(l1_ratio=r)) for r in dirty]),
     }
-    return {k: v[:1] if quick else v for k, v in lists.items()}
+    return [(name, penalties[:1] if quick else penalties, True,
+             eps[family] if isinstance(eps, dict) else eps)
+            for family, (name, penalties) in families.items()]
 
 
 def selection(seconds, alpha, choice, grid, refit_warnings):
@@ -301,24 +314,29 @@ def selection(seconds, alpha, choice, grid, refit_warnings):
             "edge": bool(alpha in (grid[0], grid[-1])), "refit_warnings": refit_warnings}
 
 
-def path_cv(penalties, eps, cv, args, fit):
+def path_cv(penalties, eps, cv, args, X, y, tasks=None):
     """Fit a ``MultiTaskRegressorCV`` over the ``[(label, penalty)]`` candidates.
 
-    ``fit(model)`` fits it; it is timed and its ConvergenceWarnings (the refit's:
-    the CV silences the inner paths') are counted.  Returns ``(model, grids,
-    selection record)``.
+    The fit is timed and its ConvergenceWarnings (the refit's: the CV silences the
+    inner paths') are counted; with ``--check-convergence`` the inner paths are
+    solved again to count theirs (``path_warnings``).  Returns ``(model, selection
+    record)``.
     """
     model = MultiTaskRegressorCV(
         penalty=[p for _, p in penalties], alphas=args.n_alphas, eps=eps, cv=cv,
         max_iter=args.max_iter, tol=args.tol, n_jobs=getattr(args, "n_jobs", None))
     with ConvergenceWarnings() as caught:
         start = time.perf_counter()
-        fit(model)
+        model.fit(X, y, tasks=tasks)
         seconds = time.perf_counter() - start
     grids = np.atleast_2d(model.alphas_)
     j = next(i for i, (_, p) in enumerate(penalties) if p is model.penalty_)
-    return model, grids, selection(seconds, model.alpha_, penalties[j][0], grids[j],
-                                   caught.count)
+    record = selection(seconds, model.alpha_, penalties[j][0], grids[j], caught.count)
+    if args.check_convergence:
+        base = MultiTaskRegressor(max_iter=args.max_iter, tol=args.tol)
+        record["path_warnings"] = count_path_warnings(base, penalties, grids, X, y, cv,
+                                                      tasks)
+    return model, record
 
 
 def count_path_warnings(base, penalties, grids, X, y, folds, tasks=None):
@@ -379,17 +397,33 @@ def run_splits(splits, run_split, label, summary, report):
 
 def pm(row, key, scale=1.0, digits=4):
     """``"mean +- std"`` of ``row``'s ``key``."""
-    return f"{scale * row[key + '_mean']:.{digits}f} +- {scale * row[key + '_std']:.{digits}f}"
+    mean, std = scale * row[key + "_mean"], scale * row[key + "_std"]
+    return f"{mean:.{digits}f} +- {std:.{digits}f}"
 
 
 def met(ok):
     return "MET" if ok else "NOT MET"
 
 
-def print_selection_table(rows, header, cells, unit, args):
-    """The table of a quality benchmark: ``header`` and ``cells(row)`` (its own
-    columns) followed by the model selection's (fit time, chosen label, alpha
-    range, grid edges, ConvergenceWarnings), and the note on the last two."""
+def run_methods(methods, fit, args, where, describe):
+    """``{name: fit(penalties, use_tasks, eps)}`` over the ``methods`` of one split;
+    with ``--verbose`` a line a method: ``where``, its name, ``describe(record)``
+    and what the model selection chose."""
+    out = {}
+    for name, penalties, use_tasks, eps in methods:
+        r = out[name] = fit(penalties, use_tasks, eps)
+        if args.verbose:
+            print(f"  {where} {name:24s} {describe(r)} alpha {r['alpha']:.3g} "
+                  f"{r['choice']} {r['seconds']:.1f}s", flush=True)
+    return out
+
+
+def print_selection_table(rows, title, header, cells, unit, args):
+    """The table of a quality benchmark under its ``title``: ``header`` and
+    ``cells(row)`` (its own columns) followed by the model selection's (fit time,
+    chosen label, alpha range, grid edges, ConvergenceWarnings), and the note on
+    the last two."""
+    print(title + "\n")
     table = []
     for r in rows:
         warn = str(r["refit_convergence_warnings"])
@@ -413,4 +447,5 @@ def print_selection_table(rows, header, cells, unit, args):
 
 def by_method(rows, single_task):
     """``({method: row}, [rows of the multi-task methods])``."""
-    return {r["method"]: r for r in rows}, [r for r in rows if r["method"] not in single_task]
+    by = {r["method"]: r for r in rows}
+    return by, [r for r in rows if r["method"] not in single_task]

@@ -44,20 +44,9 @@ from sklearn.preprocessing import StandardScaler
 from skmtl import MultiTaskClassifier
 from skmtl.datasets import load_landmine
 from skmtl.linear import multitask_path
-from _common import (
-    ConvergenceWarnings,
-    Parser,
-    add_path_cv_options,
-    by_method,
-    candidates,
-    met,
-    pm,
-    print_environment,
-    print_selection_table,
-    run_splits,
-    selection,
-    summarize,
-)
+from _common import (ConvergenceWarnings, Parser, add_path_cv_options, by_method, met,
+                     multitask_methods, pm, print_environment, print_selection_table,
+                     run_methods, run_splits, selection, summarize)
 
 LITERATURE = {"single-task": 0.746, "multi-task": (0.759, 0.768)}
 GOAL_AUC = 0.768
@@ -79,19 +68,16 @@ def methods(quick, adjacency):
     The quadratic penalties (l2, mean, graph, cluster) never reach zero; their path
     starts at 10x the curvature of the loss and needs a longer range.
     """
-    c = candidates(quick, adjacency, mean=(0.001, 0.1), graph=(0.01, 1.0),
-                   cluster=((2, 0.1), (2, 1.0)), dirty=(0.25, 0.4))
     return [
         ("independent logistic", [("", "l2")], True, 1e-6),
         ("pooled logistic", [("", "l2")], False, 1e-8),
         ("independent sparse (l1)", [("", "l1")], True, 3e-3),
-        ("l21 (joint features)", [("", "l21")], True, 1e-2),
-        ("trace (low rank)", [("", "trace")], True, 1e-2),
-        ("mean-regularized", c["mean"], True, 1e-6),
-        ("graph (terrain groups)", c["graph"], True, 1e-5),
-        ("cluster", c["cluster"], True, 1e-5),
-        ("dirty", c["dirty"], True, 1e-2),
-    ]
+    ] + multitask_methods(
+        quick, adjacency, "graph (terrain groups)",
+        eps={"l21": 1e-2, "trace": 1e-2, "mean": 1e-6, "graph": 1e-5, "cluster": 1e-5,
+             "dirty": 1e-2},
+        mean=(0.001, 0.1), graph=(0.01, 1.0), cluster=((2, 0.1), (2, 1.0)),
+        dirty=(0.25, 0.4))
 
 
 # ------------------------------------------------------------------------ helpers
@@ -166,8 +152,8 @@ def run_split(X, y, tasks, seed, args):
     key = codes * 2 + y_tr
     folds = list(StratifiedKFold(args.folds, shuffle=True, random_state=seed)
                  .split(X_tr, key))
-    out = {}
-    for name, penalties, use_tasks, eps in methods(args.quick, field_groups(labels)):
+
+    def fit(penalties, use_tasks, eps):
         t0 = time.perf_counter()
         k, alpha, scores, grids, n_warn, n_solves = path_cv_auc(
             penalties, use_tasks, eps, X_tr, y_tr, t_tr, folds, args)
@@ -179,27 +165,22 @@ def run_split(X, y, tasks, seed, args):
         proba = model.predict_proba(X_te, tasks=tasks[test] if use_tasks else None)[:, 1]
         aucs = [roc_auc_score(y[test][tasks[test] == t], proba[tasks[test] == t])
                 for t in labels]
-        out[name] = {
-            "auc": float(np.mean(aucs)), "cv_auc": float(np.max(scores[k])),
-            **selection(seconds, alpha, penalties[k][0], grids[k], caught.count),
-            "path_warnings": (n_warn, n_solves),
-        }
-        if args.verbose:
-            r = out[name]
-            print(f"  seed {seed} {name:24s} AUC {r['auc']:.4f} (CV {r['cv_auc']:.4f}) "
-                  f"alpha {alpha:.3g} {r['choice']} {seconds:.1f}s", flush=True)
-    return out
+        return {"auc": float(np.mean(aucs)), "cv_auc": float(np.max(scores[k])),
+                **selection(seconds, alpha, penalties[k][0], grids[k], caught.count),
+                "path_warnings": (n_warn, n_solves)}
+
+    return run_methods(methods(args.quick, field_groups(labels)), fit, args, f"seed {seed}",
+                       lambda r: f"AUC {r['auc']:.4f} (CV {r['cv_auc']:.4f})")
 
 
 # ------------------------------------------------------------------------ output
 def report(rows, per_split, args):
-    n = rows[0]["n_splits"]
-    print(f"Landmine (29 fields, 14,820 objects): {n} random split(s), training fraction "
-          f"0.5 stratified by label within each field; alpha by {args.folds}-fold "
-          f"path CV ({args.n_alphas} alphas) on the training part, criterion mean "
-          "per-task AUC; mean +- std over splits\n")
     print_selection_table(
-        rows, ["method", "test AUC %", "CV AUC %"],
+        rows, f"Landmine (29 fields, 14,820 objects): {rows[0]['n_splits']} random "
+        "split(s), training fraction 0.5 stratified by label within each field; alpha "
+        f"by {args.folds}-fold path CV ({args.n_alphas} alphas) on the training part, "
+        "criterion mean per-task AUC; mean +- std over splits",
+        ["method", "test AUC %", "CV AUC %"],
         lambda r: [r["method"], pm(r, "auc", 100, 2), f"{100 * r['cv_auc_mean']:.2f}"],
         "splits", args)
 

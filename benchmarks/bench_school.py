@@ -41,23 +41,11 @@ import numpy as np
 from sklearn.neighbors import kneighbors_graph
 from sklearn.preprocessing import StandardScaler
 
-from skmtl import MultiTaskRegressor
 from skmtl.datasets import load_school
 from skmtl.model_selection import TaskKFold
-from _common import (
-    Parser,
-    add_path_cv_options,
-    by_method,
-    candidates,
-    count_path_warnings,
-    met,
-    path_cv,
-    pm,
-    print_environment,
-    print_selection_table,
-    run_splits,
-    summarize,
-)
+from _common import (Parser, add_path_cv_options, by_method, met, multitask_methods,
+                     path_cv, pm, print_environment, print_selection_table, run_methods,
+                     run_splits, summarize)
 
 # Published numbers (see /work/shared/data/README.md and the notes printed below).
 LITERATURE_NMSE_MTL = (0.4169, 0.4393)
@@ -85,19 +73,16 @@ def methods(quick, adjacency):
     quadratic penalties (l2, mean, graph, cluster) never reach zero, their path
     starts at 10x the curvature of the data-fit term and needs a longer range.
     """
-    c = candidates(quick, adjacency, mean=(1e-4, 1e-2), graph=(1e-4, 1e-2),
-                   cluster=((2, 0.003), (2, 0.03), (3, 0.01)), dirty=(0.15, 0.3, 0.45))
     return [
         ("pooled ridge", [("", "l2")], False, 1e-9),
         ("independent ridge", [("", "l2")], True, 1e-4),
         ("independent lasso (l1)", [("", "l1")], True, 1e-3),
-        ("l21 (joint features)", [("", "l21")], True, 1e-3),
-        ("trace (low rank)", [("", "trace")], True, 1e-3),
-        ("mean-regularized", c["mean"], True, 1e-4),
-        ("graph (10-NN schools)", c["graph"], True, 1e-4),
-        ("cluster", c["cluster"], True, 1e-4),
-        ("dirty", c["dirty"], True, 1e-3),
-    ]
+    ] + multitask_methods(
+        quick, adjacency, "graph (10-NN schools)",
+        eps={"l21": 1e-3, "trace": 1e-3, "mean": 1e-4, "graph": 1e-4, "cluster": 1e-4,
+             "dirty": 1e-3},
+        mean=(1e-4, 1e-2), graph=(1e-4, 1e-2),
+        cluster=((2, 0.003), (2, 0.03), (3, 0.01)), dirty=(0.15, 0.3, 0.45))
 
 
 # ------------------------------------------------------------------------ metrics
@@ -128,33 +113,24 @@ def run_split(school, k, args):
     folds = list(TaskKFold(args.folds, shuffle=True, random_state=k)
                  .split(X_tr, tasks=t_tr))
     adjacency = task_graph(X_tr, t_tr)
-    out = {}
-    for name, penalties, use_tasks, eps in methods(args.quick, adjacency):
-        fit_tasks = t_tr if use_tasks else None
-        model, grids, chosen = path_cv(penalties, eps, folds, args,
-                                       lambda m: m.fit(X_tr, y_tr, tasks=fit_tasks))
+
+    def fit(penalties, use_tasks, eps):
+        model, chosen = path_cv(penalties, eps, folds, args, X_tr, y_tr,
+                                t_tr if use_tasks else None)
         pred = model.predict(X_te, tasks=tasks[test] if use_tasks else None)
-        res = {**scores(y[test], pred, tasks[test]), **chosen}
-        if args.check_convergence:
-            base = MultiTaskRegressor(max_iter=args.max_iter, tol=args.tol)
-            res["path_warnings"] = count_path_warnings(
-                base, penalties, grids, X_tr, y_tr, folds, fit_tasks)
-        out[name] = res
-        if args.verbose:
-            print(f"  split {k + 1} {name:24s} nMSE {res['nmse']:.4f} EV "
-                  f"{100 * res['ev_pooled']:.1f}% alpha {model.alpha_:.3g} "
-                  f"{res['choice']} {res['seconds']:.1f}s", flush=True)
-    return out
+        return {**scores(y[test], pred, tasks[test]), **chosen}
+
+    return run_methods(methods(args.quick, adjacency), fit, args, f"split {k + 1}",
+                       lambda r: f"nMSE {r['nmse']:.4f} EV {100 * r['ev_pooled']:.1f}%")
 
 
 # ------------------------------------------------------------------------ output
 def report(rows, per_split, args):
-    n = rows[0]["n_splits"]
-    print(f"School (139 schools, 15,362 students): {n} Argyriou et al. split(s), "
-          f"alpha by {args.folds}-fold TaskKFold path CV ({args.n_alphas} alphas) on the "
-          "training part; mean +- std over splits\n")
     print_selection_table(
-        rows, ["method", "nMSE", "nMSE(w)", "EV pooled %", "EV task-avg %", "RMSE(w)"],
+        rows, f"School (139 schools, 15,362 students): {rows[0]['n_splits']} Argyriou et "
+        f"al. split(s), alpha by {args.folds}-fold TaskKFold path CV ({args.n_alphas} "
+        "alphas) on the training part; mean +- std over splits",
+        ["method", "nMSE", "nMSE(w)", "EV pooled %", "EV task-avg %", "RMSE(w)"],
         lambda r: [r["method"], pm(r, "nmse"), pm(r, "nmse_w"), pm(r, "ev_pooled", 100, 1),
                    pm(r, "ev_task", 100, 1), pm(r, "rmse_w", 1, 3)],
         "splits", args)

@@ -34,22 +34,10 @@ import numpy as np
 from sklearn.model_selection import KFold
 from sklearn.neighbors import kneighbors_graph
 
-from skmtl import MultiTaskRegressor
 from skmtl.datasets import load_computer_survey
-from _common import (
-    Parser,
-    add_path_cv_options,
-    by_method,
-    candidates,
-    count_path_warnings,
-    met,
-    path_cv,
-    pm,
-    print_environment,
-    print_selection_table,
-    run_splits,
-    summarize,
-)
+from _common import (Parser, add_path_cv_options, by_method, met, multitask_methods,
+                     path_cv, pm, print_environment, print_selection_table, run_methods,
+                     run_splits, summarize)
 
 LITERATURE = {"single-task": 2.381, "multi-task": (2.052, 2.072)}
 GOAL_RMSE = 2.05
@@ -66,21 +54,16 @@ def person_graph(Y_train, n_neighbors=10):
 
 
 def methods(quick, adjacency):
-    """(name, [(label, penalty)], pooled, eps): eps = smallest / largest alpha."""
-    c = candidates(quick, adjacency, mean=(0.001, 0.01, 0.1), graph=(0.001, 0.01, 0.1),
-                   cluster=((2, 0.1), (3, 0.1), (5, 0.1), (2, 1.0)),
-                   dirty=(0.15, 0.3, 0.45))
+    """(name, [(label, penalty)], per person (not pooled), eps): eps = smallest /
+    largest alpha."""
     return [
-        ("independent ridge", [("", "l2")], False, 1e-3),
-        ("pooled ridge", [("", "l2")], True, 1e-6),
-        ("independent lasso (l1)", [("", "l1")], False, 1e-3),
-        ("l21 (joint features)", [("", "l21")], False, 1e-3),
-        ("trace (low rank)", [("", "trace")], False, 1e-3),
-        ("mean-regularized", c["mean"], False, 1e-3),
-        ("graph (10-NN persons)", c["graph"], False, 1e-3),
-        ("cluster", c["cluster"], False, 1e-3),
-        ("dirty", c["dirty"], False, 1e-3),
-    ]
+        ("independent ridge", [("", "l2")], True, 1e-3),
+        ("pooled ridge", [("", "l2")], False, 1e-6),
+        ("independent lasso (l1)", [("", "l1")], True, 1e-3),
+    ] + multitask_methods(
+        quick, adjacency, "graph (10-NN persons)", eps=1e-3,
+        mean=(0.001, 0.01, 0.1), graph=(0.001, 0.01, 0.1),
+        cluster=((2, 0.1), (3, 0.1), (5, 0.1), (2, 1.0)), dirty=(0.15, 0.3, 0.45))
 
 
 # --------------------------------------------------------------------------- run
@@ -96,39 +79,30 @@ def run_seed(survey, seed, args):
     profile = np.tile(np.arange(len(tr)), n_tasks)
     long_folds = [(np.flatnonzero(np.isin(profile, a)), np.flatnonzero(np.isin(profile, b)))
                   for a, b in folds]
-    out = {}
-    for name, penalties, pooled, eps in methods(args.quick, adjacency):
-        X_fit, Y_fit, cv = (X_long, y_long, long_folds) if pooled else (X_tr, Y_tr, folds)
-        model, grids, chosen = path_cv(penalties, eps, cv, args,
-                                       lambda m: m.fit(X_fit, Y_fit))
+
+    def fit(penalties, per_person, eps):
+        X_fit, Y_fit, cv = (X_tr, Y_tr, folds) if per_person else (X_long, y_long,
+                                                                    long_folds)
+        model, chosen = path_cv(penalties, eps, cv, args, X_fit, Y_fit)
         P = model.predict(X_te)
-        if pooled:
+        if not per_person:  # the pooled model
             P = np.repeat(P[:, None], n_tasks, axis=1)
         err = (Y_te - P) ** 2
-        res = {
-            "rmse": float(np.sqrt(err.mean())),
-            "rmse_person": float(np.sqrt(err.mean(axis=0)).mean()),
-            **chosen,
-        }
-        if args.check_convergence:
-            base = MultiTaskRegressor(max_iter=args.max_iter, tol=args.tol)
-            res["path_warnings"] = count_path_warnings(base, penalties, grids, X_fit,
-                                                       Y_fit, cv)
-        out[name] = res
-        if args.verbose:
-            print(f"  seed {seed} {name:24s} RMSE {res['rmse']:.4f} alpha "
-                  f"{model.alpha_:.3g} {res['choice']} {res['seconds']:.1f}s", flush=True)
-    return out
+        return {"rmse": float(np.sqrt(err.mean())),
+                "rmse_person": float(np.sqrt(err.mean(axis=0)).mean()), **chosen}
+
+    return run_methods(methods(args.quick, adjacency), fit, args, f"seed {seed}",
+                       lambda r: f"RMSE {r['rmse']:.4f}")
 
 
 # ------------------------------------------------------------------------ output
 def report(rows, args):
-    print(f"Computer survey (190 persons x 20 profiles): profiles 1-16 train, 17-20 test; "
-          f"alpha by {args.folds}-fold leave-profiles-out path CV ({args.n_alphas} alphas) "
-          f"inside the training profiles; mean +- std over {rows[0]['n_cv_seeds']} "
-          "inner-CV seed(s) (the test set is fixed)\n")
     print_selection_table(
-        rows, ["method", "test RMSE", "per-person RMSE"],
+        rows, "Computer survey (190 persons x 20 profiles): profiles 1-16 train, 17-20 "
+        f"test; alpha by {args.folds}-fold leave-profiles-out path CV ({args.n_alphas} "
+        f"alphas) inside the training profiles; mean +- std over {rows[0]['n_cv_seeds']} "
+        "inner-CV seed(s) (the test set is fixed)",
+        ["method", "test RMSE", "per-person RMSE"],
         lambda r: [r["method"], pm(r, "rmse"), pm(r, "rmse_person")], "seeds", args)
 
     by, mtl = by_method(rows, SINGLE_TASK)
