@@ -71,9 +71,15 @@ EXPECTED_FAILURES = {"torch": TORCH_FAILURES, "classifier": CLASSIFIER_FAILURES,
                      "meta": META_FAILURES}
 
 
+def _is_torch(estimator):
+    """The torch backend (MultiTaskEstimator has no other, and no backend parameter)."""
+    return getattr(estimator, "backend", None) == "torch" or \
+        type(estimator).__name__ == "MultiTaskEstimator"
+
+
 def _expected_failures(estimator):
     failures = {}
-    if getattr(estimator, "backend", None) == "torch":
+    if _is_torch(estimator):
         failures.update(TORCH_FAILURES)
     if isinstance(estimator, MultiTaskClassifier):
         failures.update(CLASSIFIER_FAILURES)

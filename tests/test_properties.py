@@ -328,9 +328,10 @@ TORCH_PATTERNS = ("values as large as", "outputs overflow", "became inf", "becam
 def test_torch_backend_predictions_are_finite(problem, x_exp, y_exp, kind, classifier):
     X, Y = problem
     X = X * 10.0**x_exp
-    hidden = (8,) if kind == "network" else ()
-    params = dict(backend="torch", hidden_layer_sizes=hidden, max_epochs=2, max_iter=50,
-                  random_state=0, device="cpu")
+    # a few epochs of the network, a few iterations of the linear model's solver
+    budget = dict(hidden_layer_sizes=(8,), max_epochs=2) if kind == "network" else \
+        dict(hidden_layer_sizes=(), max_iter=50)
+    params = dict(backend="torch", **budget, random_state=0, device="cpu")
     fit_predict, top = _scaled_fit(X, Y, y_exp, classifier, params)
     _finite_or_clear(fit_predict, top, 1e6, TORCH_PATTERNS)
 
