@@ -10,17 +10,25 @@ Both expose the same narrow interface to the solvers:
 * ``conjugate(W, b, state, s)``: the Fenchel conjugate at ``gradient / s``, which
   gives the duality gap of a norm penalty;
 * ``lipschitz()`` and ``tol_scale()`` (the scale the tolerance is relative to);
-* with an intercept in the state (data space), ``intercept_newton(state)`` (the
-  intercept's gradient and diagonal curvature, per output) and ``shift(state,
-  delta)``: the solvers minimise over the intercept with ``W`` fixed before a gap.
+* ``constant_curvature`` (quadratic: no need to let the step grow) and
+  ``has_intercept_variable``: with an intercept in the state (data space),
+  ``intercept_newton(state)`` (the intercept's gradient and diagonal curvature, per
+  output) and ``shift(state, delta)``, with which the solvers minimise over the
+  intercept with ``W`` fixed before a gap; without (Gram space), ``intercept(W)``.
+
+The Gram form also gives ``gram_column``, ``gram_diagonal`` and ``gradient_row``,
+what coordinate descent needs (see :class:`~skmtl.linear._bcd.BCD`).
+
+:class:`DesignFit` touches X only through two hooks per block, ``forward_product``
+(``X_k @ W_k``) and ``backward_product`` (``X_k^T R_k``): a subclass that holds X
+elsewhere (``skmtl.nn._linear.TorchDesignFit``, on a torch device) overrides those
+and inherits the rest, the losses of ``_losses.py`` included.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-
-from ._losses import Squared
 
 
 @dataclass
@@ -35,15 +43,39 @@ class Block:
 
 
 class DesignFit:
-    """Data-fit term evaluated on the data: ``sum_b loss(X_b W_b + b_b; Y_b, S_b)``."""
+    """Data-fit term evaluated on the data: ``sum_b loss(X_b W_b + b_b; Y_b, S_b)``.
+
+    Parameters
+    ----------
+    blocks : list of Block
+    loss : Squared, SquaredHinge or Logistic
+        A loss object of ``_losses.py``.
+    n_features, n_outputs : int
+    fit_intercept : bool, default=True
+    """
+
+    has_intercept_variable = True
+    rounding = 1e-10  # relative rounding of the products with X (tol_scale's floor)
 
     def __init__(self, blocks, loss, n_features, n_outputs, fit_intercept=True):
         self.blocks, self.loss = blocks, loss
         self.shape = (n_features, n_outputs)
         self.fit_intercept = fit_intercept
-        self.constant_curvature = isinstance(loss, Squared)
         sizes = [blk.Y.size for blk in blocks]
         self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+
+    @property
+    def constant_curvature(self):
+        """A quadratic loss: the curvature the Lipschitz estimate gives holds everywhere."""
+        return self.loss.quadratic
+
+    def forward_product(self, k, W):
+        """``X_k @ W`` for block ``k``; ``W`` its columns of the coefficients."""
+        return self.blocks[k].X @ W
+
+    def backward_product(self, k, R):
+        """``X_k^T @ R`` for block ``k``; ``R`` of shape (n_k, m_k)."""
+        return self.blocks[k].X.T @ R
 
     def _views(self, Z):
         for blk, start, stop in zip(self.blocks, self._offsets[:-1], self._offsets[1:]):
@@ -51,8 +83,8 @@ class DesignFit:
 
     def forward(self, W, b):
         Z = np.empty(self._offsets[-1])
-        for blk, Zb in self._views(Z):
-            Zb[...] = blk.X @ W[:, blk.cols]
+        for k, (blk, Zb) in enumerate(self._views(Z)):
+            Zb[...] = self.forward_product(k, W[:, blk.cols])
             if b is not None:
                 Zb += b[blk.cols]
         return Z
@@ -60,8 +92,8 @@ class DesignFit:
     def _backward(self, R):
         G = np.zeros(self.shape)
         gb = np.zeros(self.shape[1]) if self.fit_intercept else None
-        for blk, Rb in self._views(R):
-            G[:, blk.cols] += blk.X.T @ Rb
+        for k, (blk, Rb) in enumerate(self._views(R)):
+            G[:, blk.cols] += self.backward_product(k, Rb)
             if gb is not None:
                 gb[blk.cols] += Rb.sum(axis=0)
         return G, gb
@@ -74,9 +106,9 @@ class DesignFit:
 
     def intercept_newton(self, Z):
         g, h = np.zeros(self.shape[1]), np.zeros(self.shape[1])
-        for (blk, Zb), (_, Rb) in zip(self._views(Z), self._views(self._residual_gradient(Z))):
+        for blk, Rb in self._views(self._residual_gradient(Z)):
             g[blk.cols] += Rb.sum(axis=0)
-            h[blk.cols] += intercept_curvature(self.loss.name, Rb, blk.Y, blk.S).sum(axis=0)
+            h[blk.cols] += self.loss.diagonal_curvature(Rb, blk.Y, blk.S, blk.seg).sum(axis=0)
         return g, h
 
     def shift(self, Z, delta):
@@ -105,7 +137,7 @@ class DesignFit:
         lam = 0.0
         for _ in range(n_iter):
             norm = np.sqrt(np.vdot(W, W) + (np.vdot(b, b) if b is not None else 0.0))
-            if norm == 0:
+            if not norm > 0:  # an all-zero X without intercept: no curvature
                 break
             W = W / norm
             b = b / norm if b is not None else None
@@ -117,32 +149,22 @@ class DesignFit:
         return max(lam * self.loss.curvature, 1e-12)
 
     def tol_scale(self):
-        if isinstance(self.loss, Squared):
+        if self.loss.quadratic:
             total = raw = 0.0
             for blk in self.blocks:
                 mean = (blk.S * blk.Y).sum(axis=0) if self.fit_intercept else 0.0
                 total += np.vdot(blk.S, (blk.Y - mean) ** 2)
                 raw += np.vdot(blk.S, blk.Y ** 2)
-            return _centred_scale(total, raw)
+            return _centred_scale(total, raw, self.rounding)
         b = np.zeros(self.shape[1]) if self.fit_intercept else None
         W = np.zeros(self.shape)
         return max(self.value(W, b, self.forward(W, b)), 1e-300)
 
 
-def _centred_scale(centred, raw):
+def _centred_scale(centred, raw, rounding=1e-10):
     """The tolerance's scale: the centred sum of squares of y, but no smaller than
     the rounding of the uncentred terms the gap is computed from (constant y)."""
-    return max(centred, 1e-10 * raw, 1e-300)
-
-
-def intercept_curvature(name, R, Y, S):
-    """Diagonal curvature of the loss in each prediction, from its gradient ``R``."""
-    if name == "squared":
-        return S
-    if name == "squared_hinge":
-        return S * (R != 0)
-    P = np.clip(np.divide(R, S, out=np.zeros_like(R), where=S > 0) + Y, 0.0, 1.0)
-    return S * P * (1.0 - P)  # logistic; the multinomial's diagonal
+    return max(centred, rounding * raw, 1e-300)
 
 
 def _weighted_gram(X, w):
@@ -171,6 +193,7 @@ class GramFit:
     """
 
     constant_curvature = True
+    has_intercept_variable = False
 
     def __init__(self, blocks, n_features, n_outputs, fit_intercept=True, shared=None):
         p, m = n_features, n_outputs
@@ -210,6 +233,14 @@ class GramFit:
     def gram_column(self, j):
         """Column ``j`` of every task's Gram matrix, shape (p, m) or (p, 1)."""
         return self.G[:, j, :].T  # rows of symmetric matrices: contiguous
+
+    def gram_diagonal(self):
+        """The diagonals of the Gram matrices, shape (1, p) or (m, p)."""
+        return np.diagonal(self.G, axis1=1, axis2=2)
+
+    def gradient_row(self, j, H):
+        """Row ``j`` (feature ``j``) of the gradient at the state ``H``."""
+        return H[j] - self.C[j]
 
     def value(self, W, b, H):
         return 0.5 * self.yy.sum() - np.vdot(self.C, W) + 0.5 * np.vdot(W, H)

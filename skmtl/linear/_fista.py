@@ -11,6 +11,10 @@ proximal-gradient step.  With an intercept, the gap is taken at the best interce
 for the current coefficients (:func:`best_intercept`): there the residuals sum to
 zero in every output, so the gap of the problem in W bounds the suboptimality of
 the joint problem in (W, b), whatever the coupling between the two (uncentred X).
+
+:class:`Solver` declares what a solver needs of the data-fit term and the penalty;
+:class:`FISTA` is this loop's declaration (and :class:`~skmtl.linear._bcd.BCD`
+coordinate descent's).
 """
 
 import numpy as np
@@ -147,3 +151,60 @@ def fista(datafit, penalty, alpha, V, b, *, max_iter=1000, tol=1e-4, verbose=0,
         if converged:
             break
     return x, bx, gap, it, converged
+
+
+class Solver:
+    """What a solver needs of a data-fit term and a penalty, declared.
+
+    As skglm's ``_datafit_required_attr`` / ``_penalty_required_attr``: a solver
+    lists the attributes it uses, and a data-fit term or penalty (or its class)
+    qualifies when it has them all and passes :meth:`custom_checks`.
+    """
+
+    name = None
+    datafit_required = ()
+    penalty_required = ()
+    needs = "a data-fit term and a penalty with the attributes below"  # for the error
+    advice = ""
+
+    def custom_checks(self, datafit, penalty):
+        """Missing attributes that depend on what the datafit declares."""
+        return []
+
+    def missing(self, datafit, penalty):
+        """The attributes ``datafit`` and ``penalty`` lack, as ``'datafit.name'``."""
+        out = [f"datafit.{a}" for a in self.datafit_required if not hasattr(datafit, a)]
+        out += [f"penalty.{a}" for a in self.penalty_required if not hasattr(penalty, a)]
+        return out + self.custom_checks(datafit, penalty)
+
+    def accepts(self, datafit, penalty):
+        return not self.missing(datafit, penalty)
+
+    def check(self, datafit, penalty):
+        """Raise a ValueError naming what is missing, if anything."""
+        missing = self.missing(datafit, penalty)
+        if missing:
+            raise ValueError(f"solver={self.name!r} needs {self.needs}{self.advice}. "
+                             f"Missing: {', '.join(missing)}.")
+
+
+class FISTA(Solver):
+    """:func:`fista`: any smooth data-fit term and any penalty with a prox."""
+
+    name = "fista"
+    datafit_required = ("forward", "value", "gradient", "conjugate", "lipschitz",
+                        "tol_scale", "constant_curvature", "has_intercept_variable")
+    penalty_required = ("coef", "variable", "var_gradient", "prox", "value",
+                        "lipschitz_factor", "is_norm", "has_dual")
+
+    def custom_checks(self, datafit, penalty):
+        """An intercept variable needs the Newton hooks; without, ``intercept(W)``."""
+        if not hasattr(datafit, "has_intercept_variable"):
+            return []
+        need = ("intercept_newton", "shift") if datafit.has_intercept_variable else \
+            ("intercept",)
+        return [f"datafit.{a}" for a in need if not hasattr(datafit, a)]
+
+    def solve(self, datafit, penalty, alpha, V, b, **params):
+        """Returns ``(V, b, gap, n_iter, converged)``, as :func:`fista`."""
+        return fista(datafit, penalty, alpha, V, b, **params)

@@ -7,11 +7,25 @@ missing, and sums to one over each task's rows).  The data-fit term is
 
 ``conjugate(U, Y, S, seg)`` is the Fenchel conjugate of that term at ``U``, used by the
 duality gap; the solvers only evaluate it at ``U = gradient / s`` with ``s >= 1``,
-which lies in its domain.
+which lies in its domain.  ``diagonal_curvature(R, Y, S, seg)`` is the diagonal of
+its Hessian in ``Z``, from the gradient ``R`` (the intercept's Newton step).
+
+Each loss declares what the data-fit forms need of it: ``curvature``, a bound on
+that Hessian (the Lipschitz constant's factor), and ``quadratic``, whether the loss
+is the squared error of ``Z`` to ``Y`` (so that the Gram form of
+:class:`~skmtl.linear._datafit.GramFit` holds it exactly).  The numpy and the torch
+data-fit terms both evaluate these definitions.
 """
 
 import numpy as np
 from scipy.special import xlogy
+
+
+def _inner(A, B):
+    """``sum(A * B)``, summed by numpy itself: BLAS's dot runs threaded past 10^4
+    entries, and its threads, waiting, then fight those of torch's products on the
+    CPU (:class:`~skmtl.nn._linear.TorchDesignFit`: 25 times slower on 5000 x 5)."""
+    return np.multiply(A, B).sum()
 
 
 class Squared:
@@ -19,16 +33,20 @@ class Squared:
 
     name = "squared"
     curvature = 1.0
+    quadratic = True
 
     def value(self, Z, Y, S, seg=None):
-        return 0.5 * np.vdot(S, (Z - Y) ** 2)
+        return 0.5 * _inner(S, (Z - Y) ** 2)
 
     def gradient(self, Z, Y, S, seg=None):
         return S * (Z - Y)
 
     def conjugate(self, U, Y, S, seg=None):
         quad = np.divide(U**2, S, out=np.zeros_like(U), where=S > 0)
-        return np.vdot(U, Y) + 0.5 * quad.sum()
+        return _inner(U, Y) + 0.5 * quad.sum()
+
+    def diagonal_curvature(self, R, Y, S, seg=None):
+        return S
 
 
 class SquaredHinge:
@@ -36,15 +54,19 @@ class SquaredHinge:
 
     name = "squared_hinge"
     curvature = 1.0
+    quadratic = False  # piecewise: the curvature drops to zero past the margin
 
     def value(self, Z, Y, S, seg=None):
-        return 0.5 * np.vdot(S, np.maximum(0.0, 1.0 - Y * Z) ** 2)
+        return 0.5 * _inner(S, np.maximum(0.0, 1.0 - Y * Z) ** 2)
 
     def gradient(self, Z, Y, S, seg=None):
         return -S * Y * np.maximum(0.0, 1.0 - Y * Z)
 
     def conjugate(self, U, Y, S, seg=None):
         return Squared.conjugate(self, U, Y, S)
+
+    def diagonal_curvature(self, R, Y, S, seg=None):
+        return S * (R != 0)
 
 
 class Logistic:
@@ -59,6 +81,7 @@ class Logistic:
 
     name = "logistic"
     curvature = 0.5  # 1/4 for binary tasks, 1/2 for multinomial ones
+    quadratic = False
 
     @staticmethod
     def _lse(Z, seg):
@@ -81,7 +104,7 @@ class Logistic:
     def value(self, Z, Y, S, seg=None):
         lse = self._lse(Z, seg)
         S_seg = S if seg is None else S[:, seg[0]]
-        return np.vdot(S_seg, lse) - np.vdot(S * Y, Z)
+        return _inner(S_seg, lse) - _inner(S * Y, Z)
 
     def gradient(self, Z, Y, S, seg=None):
         return S * (self._probs(Z, seg) - Y)
@@ -92,13 +115,18 @@ class Logistic:
         ent = xlogy(P, P)
         if seg is None:
             rest = np.where(S > 0, xlogy(1.0 - P, 1.0 - P), 0.0)
-            return np.vdot(S, ent + rest)
+            return _inner(S, ent + rest)
         starts, sizes = seg
         single = sizes == 1
         S_seg = S[:, starts]
         total = np.add.reduceat(S * ent, starts, axis=1).sum()
         p1 = np.add.reduceat(P, starts, axis=1)[:, single]
-        return total + np.vdot(S_seg[:, single], xlogy(1.0 - p1, 1.0 - p1))
+        return total + _inner(S_seg[:, single], xlogy(1.0 - p1, 1.0 - p1))
+
+    def diagonal_curvature(self, R, Y, S, seg=None):
+        """``S p (1 - p)``: the binary curvature, the multinomial Hessian's diagonal."""
+        P = np.clip(np.divide(R, S, out=np.zeros_like(R), where=S > 0) + Y, 0.0, 1.0)
+        return S * P * (1.0 - P)
 
 
 LOSSES = {cls.name: cls for cls in (Squared, SquaredHinge, Logistic)}

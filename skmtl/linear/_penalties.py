@@ -7,6 +7,11 @@ Penalties that are norms also give ``dual_norm``, the others ``conjugate`` (the
 Fenchel conjugate of ``value``): with either the solvers stop on the duality gap;
 without (``has_dual`` False) on the relative size of a proximal-gradient step.
 
+What a solver needs of a penalty is declared on the solver
+(``penalty_required``, see :class:`~skmtl.linear._fista.Solver`): FISTA takes any
+of these; block coordinate descent takes a norm that separates over the rows of W
+and gives ``block_minimiser`` and ``block_dual_norms`` (:class:`L21`).
+
 Penalties are small estimator-like objects (``get_params``/``set_params``), so a
 ``GridSearchCV`` can tune ``penalty__ridge`` and friends, and every one is reachable
 by name (``penalty="trace"``) through :func:`get_penalty`.  The penalties that
@@ -69,6 +74,26 @@ def _group_shrink(V, step):
     return V * scale[:, None]
 
 
+def _group_minimiser(u, d, alpha):
+    """``argmin_w sum_t (d_t w_t^2 / 2 - u_t w_t) + alpha ||w||_2`` for varied ``d_t``.
+
+    ``w_t = u_t r / (d_t r + alpha)`` with ``r = ||w||`` the root of ``sum_t u_t^2 /
+    (d_t r + alpha)^2 = 1``, found by Newton's method on the near-linear ``h(r) =
+    (sum ...)^(-1/2)`` (exact in one step when all ``d_t`` are equal).
+    """
+    r = 0.0
+    for _ in range(50):
+        den = d * r + alpha
+        q = u / den
+        s2 = np.dot(q, q)
+        h = 1.0 / np.sqrt(s2)
+        step = (1.0 - h) / (np.dot(q * q, d / den) * h**3)
+        r += step
+        if abs(step) <= 1e-14 * r:
+            break
+    return u * r / (d * r + alpha)
+
+
 def _soft(V, step):
     return np.sign(V) * np.maximum(np.abs(V) - step, 0.0)
 
@@ -91,6 +116,23 @@ class L21(Penalty):
 
     def dual_norm(self, G):
         return _row_norms(G).max(initial=0.0)
+
+    def block_dual_norms(self, G):
+        """The dual norm of each row of ``G``: ``dual_norm`` is their maximum."""
+        return _row_norms(G)
+
+    def block_minimiser(self, u, d, alpha):
+        """``argmin_w sum_t (d_t w_t^2 / 2 - u_t w_t) + alpha ||w||_2`` for one row.
+
+        ``d`` (the curvature per output) a scalar: the group soft-thresholding of
+        ``u / d``; an array: the exact step for curvatures that differ.
+        """
+        norm = np.sqrt(np.dot(u, u))
+        if norm <= alpha:
+            return 0.0 * u
+        if np.ndim(d) == 0:
+            return u * ((1.0 - alpha / norm) / d)
+        return _group_minimiser(u, d, alpha)
 
 
 class L1(Penalty):
