@@ -50,6 +50,7 @@ OTHER = {
     "eps": 0.3, "cv": 3, "n_jobs": 2,
     "scoring": lambda est, X, y, **kw: -float(np.abs(est.coef_).sum()),
     "task_types": ["regression", "regression"],
+    "callbacks": lambda: [__import__("skmtl.nn", fromlist=["Timer"]).Timer()],
 }
 
 NET = dict(backend="torch", max_epochs=8, random_state=0, learning_rate=1e-2,
@@ -134,7 +135,7 @@ def test_each_parameter_is_used_or_refused(kind, cls, base, name):
         issubclass(cls, MultiTaskClassifier)
     X, y = _data(classifier)
     default = cls(**base)
-    value = OTHER[name]() if name == "module" else OTHER[name]
+    value = OTHER[name]() if name in ("module", "callbacks") else OTHER[name]
     if name in ("random_state", "n_jobs"):
         pytest.skip("accepted by every configuration: see the tests below")
     if name == "device":
@@ -168,6 +169,10 @@ def test_each_parameter_is_used_or_refused(kind, cls, base, name):
         with pytest.raises(ValueError, match=rf"(?s){name}=.* has no effect on .* a "
                                              r"parameter of .*default"):
             changed.fit(X, y)
+        return
+    if name == "callbacks":  # read: the fit notifies copies of them
+        changed.fit(X, y)
+        assert changed.callbacks_[0].epoch_times and not value[0].epoch_times
         return
     if name == "device":  # read: a CUDA device is asked for on a machine without one
         with pytest.raises(ValueError, match="no CUDA GPU"):

@@ -90,10 +90,11 @@ def test_mmoe_and_custom_trunk():
     mmoe = MultiTaskRegressor(**FAST, architecture="mmoe", n_experts=3)
     assert mmoe.fit(X, y, tasks=tasks).score(X, y, tasks=tasks) > 0.5
     trunk = torch.nn.Sequential(torch.nn.Linear(10, 16), torch.nn.Tanh())
-    custom = MultiTaskRegressor(**FAST, module=trunk).fit(X, y, tasks=tasks)
+    CUSTOM = {k: v for k, v in FAST.items() if k != "hidden_layer_sizes"}  # the MLP's
+    custom = MultiTaskRegressor(**CUSTOM, module=trunk).fit(X, y, tasks=tasks)
     assert custom.score(X, y, tasks=tasks) > 0.5
     assert custom.module_.trunk is not trunk  # the user's module is not trained in place
-    bad = MultiTaskRegressor(**FAST, module=torch.nn.Linear(7, 4))
+    bad = MultiTaskRegressor(**CUSTOM, module=torch.nn.Linear(7, 4))
     with pytest.raises(ValueError, match="custom trunk does not fit the data's 10 features"):
         bad.fit(X, y, tasks=tasks)
 

@@ -82,6 +82,12 @@ or Penalty, default="l21"
     device : str, default="auto"
         ``"auto"`` uses a CUDA GPU when there is one.
     dtype : {"float32", "float64"}, default="float32"
+    callbacks : list of Callback, default=None
+        Notified at the network's training events (``on_train_begin``,
+        ``on_epoch_begin``, ``on_step``, ``on_epoch_end``, ``on_train_end``), after
+        the built-in ones (finite-loss check, early stopping, progress): e.g.
+        :class:`skmtl.nn.Timer`.  Each fit notifies deep copies, kept in
+        ``callbacks_``.
 """
 
 # The fitted attributes of each configuration, after the ones all share.
@@ -98,6 +104,8 @@ _NETWORK_ATTRIBUTES_DOC = """
         else ``None``.
     device_ : torch.device
         Where the network was trained.
+    callbacks_ : list of Callback
+        The copies of ``callbacks`` this fit notified.
 """
 
 # MultiTaskRegressor's only (the squared loss's Gram form)

@@ -72,7 +72,7 @@ class MultiTaskEstimator(_MultiTaskLinear):
                  weight_decay=1e-4, batch_size="auto", max_epochs=200,
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
                  tol=1e-4, random_state=None, device="auto", dtype="float32",
-                 warm_start=False, verbose=0):
+                 warm_start=False, verbose=0, callbacks=None):
         init_params(self, locals())
 
     def __sklearn_tags__(self):

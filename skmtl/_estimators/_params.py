@@ -45,6 +45,7 @@ TORCH_CONSTRAINTS = {
     "random_state": ["random_state"],
     "device": [str],
     "dtype": [StrOptions({"float32", "float64"})],
+    "callbacks": [list, tuple, None],
 }
 TORCH_PARAMS = tuple(TORCH_CONSTRAINTS)
 

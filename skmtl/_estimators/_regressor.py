@@ -90,7 +90,7 @@ class MultiTaskRegressor(RegressorMixin, _MultiTaskLinear):
                  loss_weighting="equal", learning_rate=1e-3, weight_decay=1e-4,
                  batch_size="auto", max_epochs=200, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, random_state=None,
-                 device="auto", dtype="float32"):
+                 device="auto", dtype="float32", callbacks=None):
         init_params(self, locals())
 
     def _encode_targets(self, table):

@@ -48,7 +48,7 @@ _SHARED_DOC = {
     n_iter_no_change : int, default=3
         Validation checks without improvement before ``early_stopping`` stops.
     callbacks : list of Callback, default=None
-        :class:`skmtl.meta.Callback` objects notified by the meta-training loop
+        :class:`skmtl.nn.Callback` objects notified by the meta-training loop
         (an epoch of it is one validation block, a step one meta-update); each fit
         notifies deep copies of them, kept in ``callbacks_``.
 """,

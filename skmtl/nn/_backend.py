@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._callbacks import check_callbacks
 from ._data import BINARY, MULTICLASS, REGRESSION, TaskLayout, make_pairs
 from ._modules import MMoE, SharedBottom, mlp, output_size
 from ._rows import LazyRows
@@ -93,6 +94,7 @@ def fit_network(est, table, targets, regression, *, partial=False, resume=False)
         raise ValueError(
             "Under torch.distributed only loss_weighting='equal' gives the one-process "
             f"model (the processes' shares of a batch add up); got {est.loss_weighting!r}.")
+    est.callbacks_ = copy.deepcopy(check_callbacks(getattr(est, "callbacks", None)))
     codes, kinds = _codes_and_kinds(targets, regression)
     out_task = np.repeat(np.arange(len(targets)), [E.shape[1] for E in targets])
     device = resolve_device(est.device)
@@ -123,7 +125,8 @@ def fit_network(est, table, targets, regression, *, partial=False, resume=False)
         trainer.run(X, pairs, task_layout(targets, kinds).to(device), table.n_tasks,
                     max_epochs=1 if partial else est.max_epochs, batch_size=batch, rng=rng,
                     val_rows=val_rows, n_iter_no_change=est.n_iter_no_change,
-                    tol=est.tol, verbose=est.verbose, task_names=names)
+                    tol=est.tol, verbose=est.verbose, task_names=names,
+                    callbacks=est.callbacks_)
     est.module_ = trainer.net
     est.loss_curve_ = list(trainer.loss_curve)
     est.task_loss_curve_ = np.array(trainer.task_loss_curve)

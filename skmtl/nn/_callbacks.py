@@ -54,7 +54,7 @@ def check_callbacks(callbacks, name="callbacks"):
         if not isinstance(callback, Callback):
             raise TypeError(
                 f"{name}[{i}] is {callback!r}, not a Callback: subclass "
-                "skmtl.meta.Callback (its on_* hooks are no-ops) and override the hooks "
+                "skmtl.nn.Callback (its on_* hooks are no-ops) and override the hooks "
                 "you need.")
     return list(callbacks)
 

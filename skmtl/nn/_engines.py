@@ -52,9 +52,10 @@ class NetworkEngine(Engine):
     params = ("hidden_layer_sizes", "activation", "dropout", "batch_norm", "architecture",
               "n_experts", "module", "loss_weighting", "learning_rate", "weight_decay",
               "batch_size", "max_epochs", "early_stopping", "validation_fraction",
-              "n_iter_no_change", "device", "dtype", "tol", "warm_start", "loss")
+              "n_iter_no_change", "device", "dtype", "tol", "warm_start", "loss",
+              "callbacks")
     attributes = ("module_", "loss_curve_", "task_loss_curve_", "validation_scores_",
-                  "n_iter_", "device_")
+                  "n_iter_", "device_", "callbacks_")
     network = True
     # the option lists, read from the registries where the implementations live
     _constraints = {"activation": [StrOptions(set(ACTIVATIONS))],
