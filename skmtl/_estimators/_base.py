@@ -7,8 +7,6 @@ LinearEngine` for ``backend="numpy"``, a torch engine of ``skmtl.nn`` otherwise)
 solves and predicts.  torch is imported only when a torch engine is chosen.
 """
 
-import copy
-
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils.metaestimators import available_if
@@ -176,7 +174,9 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
 
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: the default is self.__dict__
-        if "module_" in state:  # the weights travel on the CPU
-            state["module_"] = copy.deepcopy(state["module_"]).cpu()
+        if "module_" in state:  # the network travels on the CPU, without its trainer
+            from ..nn._state import cpu_state
+
             state.pop("_trainer", None)
+            state = cpu_state(state, ("module_",))
         return state

@@ -16,6 +16,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from ..nn._backend import resolve_device
+from ..nn._state import check_finite_outputs, cpu_state, seed_from
 from ..nn._callbacks import CheckFinite, EarlyStopping, Loop, PrintProgress, check_callbacks
 from ..nn._modules import output_size
 from ._algorithms import GradientBased, ProtoNet, Reptile, freeze_support_statistics
@@ -162,7 +163,7 @@ class _MetaLearner(BaseEstimator):
         return tasks
 
     def _seed(self):
-        return np.random.RandomState(self.random_state).randint(np.iinfo(np.int32).max)
+        return seed_from(self.random_state)
 
     # ------------------------------------------------------------------- fit
     def _fit_network(self, X, shape, seed, sampler, rows, val=()):
@@ -297,14 +298,8 @@ class _MetaLearner(BaseEstimator):
                 net, lambda x: self.algorithm_.logits(net, state, x), xs)
         return net, state
 
-    def __getstate__(self):
-        state = dict(super().__getstate__())  # a copy: the default is self.__dict__
-        for key in ("module_", "algorithm_"):
-            if key in state:
-                state[key] = copy.deepcopy(state[key]).cpu()
-        if "device_" in state:
-            state["device_"] = torch.device("cpu")
-        return state
+    def __getstate__(self):  # a copy (the default is self.__dict__), on the CPU
+        return cpu_state(dict(super().__getstate__()), ("module_", "algorithm_"))
 
 
 class _Adapted:
@@ -317,11 +312,7 @@ class _Adapted:
         return BaseEstimator.__sklearn_tags__(self)
 
     def __getstate__(self):  # tensors travel on the CPU: loads on a machine without a GPU
-        state = dict(self.__dict__)
-        state["_net"] = copy.deepcopy(self._net).cpu()
-        state["_state"] = torch.utils._pytree.tree_map(
-            lambda v: v.detach().cpu() if isinstance(v, torch.Tensor) else v, self._state)
-        return state
+        return cpu_state(dict(self.__dict__), ("_net", "_state"))
 
     def _outputs(self, X, transform):
         """``transform`` of the head's outputs, 1024 rows at a time, concatenated."""
@@ -331,9 +322,7 @@ class _Adapted:
             for start in range(0, len(X), 1024):
                 xb = self._meta._tensor(X[start : start + 1024])
                 logits = self._meta.algorithm_.logits(self._net, self._state, xb)
-                if not torch.isfinite(logits).all():
-                    raise ValueError(
-                        "The network's outputs overflow float32 on this X; scale X (e.g. "
-                        "with StandardScaler) to the range it was meta-trained on.")
+                check_finite_outputs(logits, "float32", "on this X; scale X (e.g. with "
+                                     "StandardScaler) to the range it was meta-trained on.")
                 out.append(transform(logits))
         return np.concatenate(out)

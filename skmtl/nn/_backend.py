@@ -16,6 +16,7 @@ from ._callbacks import check_callbacks
 from ._data import BINARY, MULTICLASS, REGRESSION, TaskLayout, make_pairs
 from ._modules import MMoE, SharedBottom, mlp, output_size
 from ._rows import LazyRows
+from ._state import seed_from
 from ._training import Trainer, world
 from ._weighting import make_weighting
 
@@ -100,7 +101,7 @@ def fit_network(est, table, targets, regression, *, partial=False, resume=False)
     device = resolve_device(est.device)
     dtype = DTYPES[est.dtype]
     X = table.X  # RowSource puts it on the device once, or streams it (memmap, Dataset)
-    seed = np.random.RandomState(est.random_state).randint(np.iinfo(np.int32).max)
+    seed = seed_from(est.random_state)
     rng = np.random.RandomState(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

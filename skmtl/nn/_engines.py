@@ -17,6 +17,7 @@ from ._backend import DTYPES, fit_network, network_outputs, resolve_device
 from ._linear import TorchDesignFit
 from ._modules import ACTIVATIONS
 from ._rows import as_lazy, is_streamed
+from ._state import check_finite_outputs
 from ._weighting import WEIGHTINGS
 
 
@@ -91,11 +92,8 @@ class NetworkEngine(Engine):
 
     def outputs(self, est, X, cols=slice(None)):
         """The network's outputs ``cols`` for ``X``, refused when they overflow its dtype."""
-        Z = network_outputs(est, X)
-        if not np.isfinite(Z).all():
-            raise ValueError(
-                f"The network's outputs overflow {est.dtype} on these rows of X: scale X "
-                "as in fit, or use dtype='float64'.")
+        Z = check_finite_outputs(network_outputs(est, X), est.dtype, "on these rows of "
+                                 "X: scale X as in fit, or use dtype='float64'.")
         return Z[:, cols]
 
     @staticmethod
