@@ -13,17 +13,14 @@ same process, interleaved:
   X / y / task ids converted once to tensors before the loop.
 
 Time per epoch: both run ``k + 1`` epochs and the first (warm-up) epoch is
-dropped.  skmtl's warm-up epoch is a ``fit`` with ``max_epochs=1``; its ``k``
-timed epochs continue the Trainer that ``fit`` built (``Trainer.run`` on what fit
-hands it: the same network, optimizer, pairs and batches), timed by a
-:class:`skmtl.meta.Timer` callback (``Trainer.run(callbacks=...)``; the estimator
-takes no ``callbacks=`` yet), so the fixed costs of ``fit`` (validation, target
-encoding, building the pairs and the network) are excluded; they are reported
-apart as "setup" (the one-epoch fit's time minus a timed epoch).  Per repeat, the
+dropped.  skmtl's epochs are one ``fit(max_epochs=k + 1)`` whose epochs a
+:class:`skmtl.nn.Timer` (``callbacks=[Timer()]``) times, so the fixed costs of
+``fit`` (validation, target encoding, building the pairs and the network) are
+excluded; they are reported apart as "setup" (the fit's time minus its epochs).  Per repeat, the
 mean of the ``k`` timed epochs; the table gives the best (minimum) of
 ``--repeats`` interleaved repeats, and also the ratio of the single fastest epochs
 (the least disturbed by other processes).  A second measurement alternates single
-epochs: one skmtl epoch (one more epoch of the same Trainer, timed as above), one
+epochs: one skmtl epoch (a ``warm_start`` fit of one epoch, timed as above), one
 hand-written epoch, ``--paired`` times; it gives the median of the per-pair ratios
 and the ratio of the fastest epochs, and is the one to trust on a busy machine.  ``torch.set_num_threads`` is fixed (``--threads``, default 1;
 one row per value).
@@ -54,7 +51,7 @@ from torch import nn
 
 import skmtl
 from skmtl import MultiTaskRegressor
-from skmtl.meta import Timer
+from skmtl.nn import Timer
 
 GOAL = 1.10
 
@@ -84,40 +81,16 @@ def ours_estimator(args, epochs):
         random_state=0, device=args.device, dtype="float32")
 
 
-def trainer_inputs(est, X, y, tasks):
-    """What the fitted ``est``'s fit hands its Trainer: (X, pairs, layout, T)."""
-    from skmtl.nn._backend import _codes_and_kinds, task_layout
-    from skmtl.nn._data import make_pairs
-
-    table, targets, _ = est._tables(X, y, tasks, None, reset=False)
-    codes, kinds = _codes_and_kinds(targets, [True] * table.n_tasks)
-    return table.X, make_pairs(table, codes), task_layout(targets, kinds), table.n_tasks
-
-
-def more_epochs(est, inputs, epochs, timer, rng):
-    """``epochs`` more epochs of the Trainer that ``est.fit`` built, every one run
-    (``tol=0``), timed by the ``timer`` callback."""
-    X, pairs, layout, T = inputs
-    trainer = est._trainer
-    trainer.run(X, pairs, layout.to(trainer.device), T, max_epochs=epochs,
-                batch_size=min(est.batch_size, X.shape[0]), rng=rng, tol=0.0,
-                n_iter_no_change=10**9, callbacks=[timer])
-    return trainer
-
-
 def time_ours(args, X, y, tasks, epochs):
-    """Seconds of each of ``epochs`` epochs after a one-epoch (warm-up) fit, the
-    setup (that fit's time minus a timed epoch), the Trainer."""
-    est = ours_estimator(args, 1)
+    """Seconds of each of ``epochs`` epochs after a warm-up epoch, all in one ``fit``
+    timed by a :class:`~skmtl.nn.Timer` callback, and the setup (the rest of ``fit``)."""
+    est = ours_estimator(args, epochs + 1).set_params(callbacks=[Timer()])
     t0 = time.perf_counter()
     est.fit(X, y, tasks=tasks)
     fit_time = time.perf_counter() - t0
-    timer = Timer()
-    trainer = more_epochs(est, trainer_inputs(est, X, y, tasks), epochs, timer,
-                          np.random.RandomState(0))
-    times = np.array(timer.epoch_times)
-    assert trainer.epochs == epochs + 1 and times.size == epochs, (trainer.epochs, epochs)
-    return times, fit_time - times.mean(), trainer
+    all_epochs = np.array(est.callbacks_[0].epoch_times)
+    assert est.n_iter_ == epochs + 1 and all_epochs.size == epochs + 1, est.n_iter_
+    return all_epochs[1:], fit_time - all_epochs.sum(), est
 
 
 # --------------------------------------------------------------- hand-written
@@ -184,19 +157,18 @@ def time_hand(args, X, y, tasks, T, epochs):
 def paired_epochs(args, X, y, tasks, T, m):
     """``m`` epochs of each, alternating one skmtl epoch and one hand-written epoch.
 
-    skmtl's epochs are one more epoch each of the Trainer of a one-epoch ``fit``
-    (the same network and optimizer), timed by a :class:`~skmtl.meta.Timer`
-    callback.  Both are warmed up by one epoch first.
+    skmtl's epochs are ``warm_start`` fits of one epoch each (the same network and
+    optimizer, continued), the epoch timed by a :class:`~skmtl.nn.Timer` callback.
+    Both are warmed up by one epoch first.
     """
-    est = ours_estimator(args, 1)
+    est = ours_estimator(args, 1).set_params(warm_start=True, callbacks=[Timer()])
     loop = HandLoop(args, X, y, tasks, T)
     est.fit(X, y, tasks=tasks)
     loop.epoch()
-    inputs, timer, rng = trainer_inputs(est, X, y, tasks), Timer(), np.random.RandomState(0)
     ours, hand = [], []
     for _ in range(m):
-        more_epochs(est, inputs, 1, timer, rng)
-        ours.append(timer.epoch_times[-1])
+        est.fit(X, y, tasks=tasks)
+        ours.append(est.callbacks_[0].epoch_times[-1])
         t0 = time.perf_counter()
         loop.epoch()
         hand.append(time.perf_counter() - t0)
@@ -225,15 +197,17 @@ def stage_breakdown(args, X, y, tasks, T, repeats=5):
     timed on a leaf ``Z`` of the network's output shape, so that the loss forward and
     its backward (down to ``Z``) are measured without the network.
     """
-    from skmtl.nn._backend import build_network
-    from skmtl.nn._data import batch_pairs, task_losses
+    from skmtl.nn._backend import _codes_and_kinds, build_network, task_layout
+    from skmtl.nn._data import batch_pairs, make_pairs, task_losses
     from skmtl.nn._rows import RowSource
     from skmtl.nn._training import _batches, _PairTensors
     from skmtl.nn._weighting import Equal
 
     est = ours_estimator(args, 1)
     est.fit(X, y, tasks=tasks)  # sets up the task bookkeeping
-    Xn, pairs, layout, _ = trainer_inputs(est, X, y, tasks)
+    table, targets, _ = est._tables(X, y, tasks, None, reset=False)  # what fit hands
+    codes, kinds = _codes_and_kinds(targets, [True] * table.n_tasks)  # its Trainer
+    Xn, pairs, layout = table.X, make_pairs(table, codes), task_layout(targets, kinds)
     Xf = np.asarray(Xn, dtype=np.float32)
     batches = list(_batches(np.arange(Xf.shape[0]), args.batch, np.random.RandomState(0)))
     dev, dt = torch.device("cpu"), torch.float32
@@ -348,7 +322,7 @@ def run_threads(args, X, y, tasks, T, threads):
     k = args.epochs
     ours, hand, setup = [], [], []
     for _ in range(args.repeats):  # interleaved
-        ep, setup_s, trainer = time_ours(args, X, y, tasks, k)
+        ep, setup_s, fitted = time_ours(args, X, y, tasks, k)
         ours.append(ep)
         setup.append(setup_s)
         ep, hand_loss = time_hand(args, X, y, tasks, T, k + 1)
@@ -363,7 +337,7 @@ def run_threads(args, X, y, tasks, T, threads):
         ratio=per_ours / per_hand, ratio_fastest_epoch=ours.min() / hand.min(),
         paired_epochs=args.paired, paired_median_ratio=float(np.median(p_ours / p_hand)),
         paired_min_ratio=float(p_ours.min() / p_hand.min()),
-        ours_setup_s=min(setup), ours_final_loss=trainer.loss_curve[-1],
+        ours_setup_s=min(setup), ours_final_loss=fitted.loss_curve_[-1],
         hand_final_loss=hand_loss, goal=GOAL, ok=per_ours / per_hand <= GOAL,
     )
 
@@ -384,10 +358,10 @@ def print_table(rows):
               f"{r['paired_min_ratio']:>10.3f} {r['ours_setup_s']:>12.3f}")
     print("ratio = ours / hand-written, mean time of the k timed epochs of a fit (best "
           "of the repeats);\nfastest-ep = ratio of the single fastest epochs of those "
-          "fits; paired med / min = epochs\nalternated one by one (skmtl: one more "
-          "epoch of its Trainer), median of the per-pair ratios / ratio of the\nfastest epochs "
-          "(the least sensitive to other processes); ours setup = one-epoch fit time "
-          "minus a timed epoch.\nMean training loss of the last epoch, ours vs hand: "
+          "fits; paired med / min = epochs\nalternated one by one (skmtl: a warm_start "
+          "fit of one epoch), median of the per-pair ratios / ratio of the\nfastest epochs "
+          "(the least sensitive to other processes); ours setup = fit time "
+          "minus its epochs.\nMean training loss of the last epoch, ours vs hand: "
           + ", ".join(f"{r['ours_final_loss']:.4f} vs {r['hand_final_loss']:.4f}"
                       for r in rows))
 
