@@ -34,20 +34,18 @@ import argparse
 import cProfile
 import io
 import os
-import platform
 import pstats
 import sys
 import time
 
 import numpy as np
-import sklearn
 import torch
 import torch.nn.functional as F
 
-import skmtl
 from skmtl.meta import EpisodeSampler, MetaLearnerClassifier, Timer
 from skmtl.meta._algorithms import ProtoNet
 from skmtl.meta._backbones import conv4
+from _common import banner, versions
 
 GOAL = 0.9
 N_WAY, K_SHOT, N_QUERY, LR = 5, 1, 5, 1e-3
@@ -237,12 +235,9 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
 
     t_start = time.perf_counter()
-    print("=" * 86)
-    print("skmtl meta-training overhead: MetaLearnerClassifier('protonet', 'conv4').fit vs a "
-          "hand-written loop")
-    print("=" * 86)
-    print(f"python {sys.version.split()[0]} ({platform.python_implementation()})  torch "
-          f"{torch.__version__}  sklearn {sklearn.__version__}  skmtl {skmtl.__version__}")
+    banner("skmtl meta-training overhead: MetaLearnerClassifier('protonet', 'conv4').fit "
+           "vs a hand-written loop", 86)
+    print(versions("torch", "sklearn", "skmtl", implementation=True))
     print(f"cpu_count={os.cpu_count()}  torch threads={torch.get_num_threads()}  "
           f"load avg {loadavg()}  float32, CPU")
     X, y, what = load_data(args.synthetic)

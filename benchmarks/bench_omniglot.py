@@ -62,17 +62,15 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import sklearn
 import torch
 
-import skmtl
 from skmtl.datasets import fetch_omniglot
 from skmtl.meta import MetaLearnerClassifier, Timer, episodic_score
+from _common import banner, versions
 
 HERE = Path(__file__).resolve().parent
 SPLIT_FILE = HERE / "omniglot_vinyals_split.json"
@@ -265,12 +263,9 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
 
     t_start = time.perf_counter()
-    print("=" * 100)
-    print("Few-shot Omniglot (28x28, rotations as new classes) with "
-          "skmtl.meta.MetaLearnerClassifier(backbone='conv4')")
-    print("=" * 100)
-    print(f"python {sys.version.split()[0]}  torch {torch.__version__}  sklearn "
-          f"{sklearn.__version__}  skmtl {skmtl.__version__}  {platform.machine()}  "
+    banner("Few-shot Omniglot (28x28, rotations as new classes) with "
+           "skmtl.meta.MetaLearnerClassifier(backbone='conv4')", 100)
+    print(f"{versions('torch', 'sklearn', 'skmtl')}  {platform.machine()}  "
           f"cpu_count={os.cpu_count()}  torch threads={torch.get_num_threads()}  "
           f"device={args.device}"
           f"{' (' + torch.cuda.get_device_name() + ')' if torch.cuda.is_available() else ''}  "
