@@ -44,12 +44,21 @@ class TaskLayout:
         return TaskLayout(*(v.to(device) for v in (self.out_start, self.n_out, self.kind)))
 
 
+def _row_indices(sel):
+    """The row indices of a task's selector (a slice or a boolean mask), in an
+    array of their own: a view of one ``np.arange(n)`` a task would keep n
+    indices alive per task, n x T in all."""
+    if isinstance(sel, slice):
+        return np.arange(sel.start, sel.stop, sel.step or 1)
+    return np.flatnonzero(sel)
+
+
 def make_pairs(table, codes):
     """Pairs from a TaskTable and per-task target codes (values or class codes)."""
     n = table.X.shape[0]
     rows, tasks, targets, weights = [], [], [], []
     for t, (sel, code, w) in enumerate(zip(table.rows, codes, table.weights)):
-        r = np.arange(n)[sel]
+        r = _row_indices(sel)
         rows.append(r)
         tasks.append(np.full(r.size, t))
         targets.append(code)
