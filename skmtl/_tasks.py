@@ -20,19 +20,60 @@ from sklearn.utils.validation import _check_sample_weight, check_array
 __all__ = ["TaskTable", "split_tasks", "encode_tasks", "is_missing"]
 
 
+def _missing_scalar(v):
+    # None, a float NaN (numpy's included), pandas' NA and NaT; never `v != v` on
+    # pandas' NA, whose truth value raises
+    return (v is None or (isinstance(v, float) and v != v)
+            or type(v).__name__ in ("NAType", "NaTType"))
+
+
 def is_missing(y):
-    """Boolean mask of missing labels: NaN in float arrays, None or NaN in object ones."""
+    """Boolean mask of missing labels: NaN in float arrays; None, NaN or pandas'
+    ``NA`` / ``NaT`` in object ones."""
     y = np.asarray(y)
     if y.dtype.kind == "f":
         return np.isnan(y)
     if y.dtype.kind == "O":
-        flat = [v is None or (isinstance(v, float) and v != v) for v in y.ravel()]
+        flat = [_missing_scalar(v) for v in y.ravel()]
         return np.asarray(flat, dtype=bool).reshape(y.shape)
     return np.zeros(y.shape, dtype=bool)
 
 
+def plain_label(label):
+    """A task label as a plain Python value (``'a'``, not ``np.str_('a')``)."""
+    return label.item() if isinstance(label, np.generic) else label
+
+
 def _name(label):
-    return repr(label.item() if hasattr(label, "item") else label)
+    """How a message names a task: ``'a'`` or ``3``."""
+    return repr(plain_label(label))
+
+
+def _rows_text(mask):
+    rows = np.flatnonzero(mask)
+    more = f" and {rows.size - 5} more" if rows.size > 5 else ""
+    return f"row{'s' if rows.size > 1 else ''} {', '.join(map(str, rows[:5]))}{more}"
+
+
+def _check_task_labels(tasks, when, fitted=None):
+    """``tasks`` validated, with a message naming the rows of any missing label.
+
+    ``when``: "fit" or "predict"; ``fitted``: the labels seen in fit, listed in the
+    message at predict time.
+    """
+    tasks = np.asarray(tasks)
+    if tasks.ndim == 1 and tasks.dtype.kind in "fO":
+        missing = is_missing(tasks)
+        if missing.any():
+            if when == "fit":
+                advice = "drop those rows, or give them a task label"
+            else:
+                seen = ", ".join(_name(v) for v in fitted[:5]) + ", ..." * (len(fitted) > 5)
+                advice = f"predict needs one of the fitted tasks (tasks_: {seen}) for every row"
+            raise ValueError(
+                f"tasks has a missing task label (None, NaN or <NA>) at "
+                f"{_rows_text(missing)} of {tasks.size}: {advice}.")
+    return check_array(tasks, ensure_2d=False, dtype=None, input_name="tasks")
 
 
 @dataclass
@@ -71,6 +112,19 @@ class TaskTable:
     @property
     def n_tasks(self):
         return len(self.y)
+
+    @property
+    def names(self):
+        """Each task's label as a plain Python value (its column in wide format)."""
+        if self.labels is None:
+            return list(range(self.n_tasks))
+        return [plain_label(v) for v in self.labels]
+
+    def name(self, t):
+        """How a message names task ``t``: ``'a'``, ``3``, ``column 2`` or ``0``."""
+        if self.labels is not None:
+            return _name(self.labels[t])
+        return f"column {t}" if not self.squeeze else "0"
 
 
 def _check_y(y, n_samples, classifier):
@@ -158,7 +212,7 @@ def split_tasks(X, y, tasks=None, sample_weight=None, *, classifier=False):
 
 
 def _split_long(X, y, tasks, sw):
-    tasks = check_array(tasks, ensure_2d=False, dtype=None, input_name="tasks")
+    tasks = _check_task_labels(tasks, "fit")
     if tasks.ndim != 1:
         raise ValueError(f"tasks must be 1-D, got shape {tasks.shape}.")
     if tasks.shape[0] != X.shape[0]:
@@ -196,7 +250,7 @@ def encode_tasks(labels, tasks, n_samples):
 
     Raises a ``ValueError`` naming any task not seen in fit.
     """
-    tasks = check_array(tasks, ensure_2d=False, dtype=None, input_name="tasks")
+    tasks = _check_task_labels(tasks, "predict", labels)
     if tasks.ndim != 1 or tasks.shape[0] != n_samples:
         raise ValueError(
             f"tasks must be 1-D with one label per row of X ({n_samples}); "
@@ -205,12 +259,16 @@ def encode_tasks(labels, tasks, n_samples):
     try:
         codes = np.searchsorted(labels, tasks)
     except TypeError as exc:
-        raise ValueError(f"tasks have a type unlike the tasks seen in fit: {exc}")
+        raise ValueError(
+            f"tasks given to predict are of type {tasks.dtype} ({_name(tasks[0])}, ...), "
+            f"unlike the tasks seen in fit (tasks_: {labels.dtype}, {_name(labels[0])}, "
+            "...): give the task labels used in fit.") from exc
     codes = np.minimum(codes, len(labels) - 1)
     unknown = labels[codes] != tasks
     if np.any(unknown):
         names = ", ".join(_name(v) for v in np.unique(tasks[unknown])[:5])
-        raise ValueError(f"Unknown task(s) {names}: not seen in fit (tasks_).")
+        seen = ", ".join(_name(v) for v in labels[:5]) + ", ..." * (len(labels) > 5)
+        raise ValueError(f"Unknown task(s) {names}: not seen in fit (tasks_: {seen}).")
     return codes
 
 
