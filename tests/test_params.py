@@ -49,7 +49,7 @@ OTHER = {
     "device": "cuda", "dtype": "float64", "loss": "squared_hinge", "alphas": 3,
     "eps": 0.3, "cv": 3, "n_jobs": 2,
     "scoring": lambda est, X, y, **kw: -float(np.abs(est.coef_).sum()),
-    "task_types": ["regression", "regression"],
+    "task_types": ["regression", "regression"], "class_weight": {1: 3.0},
     "callbacks": lambda: [__import__("skmtl.nn", fromlist=["Timer"]).Timer()],
 }
 

@@ -7,6 +7,9 @@ LinearEngine` for ``backend="numpy"``, a torch engine of ``skmtl.nn`` otherwise)
 solves and predicts.  torch is imported only when a torch engine is chosen.
 """
 
+import contextlib
+import copy
+
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils.metaestimators import available_if
@@ -65,8 +68,10 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
 
     # ---------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, tasks=None, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, tasks=None):
         """Fit the model.
+
+        A fit that raises (or is interrupted) leaves the estimator as it was.
 
         Parameters
         ----------
@@ -75,42 +80,75 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
         y : array-like of shape (n_samples,) or (n_samples, n_tasks)
             Targets.  2-D: one column a task, a missing label (NaN) leaving the row
             out of that task.  1-D with ``tasks``: long format.  1-D alone: one task.
-        tasks : array-like of shape (n_samples,), default=None
-            Task label (int or str) of each row, for the long format.
         sample_weight : array-like of shape (n_samples,), default=None
             Row weights; each task's loss is its weighted mean.
+        tasks : array-like of shape (n_samples,), default=None
+            Task label (int or str) of each row, for the long format.
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        self.__dict__.pop("_given_classes", None)  # partial_fit's classes= no more
-        engine = self._configure()
-        if engine.network:
-            engine.fit(self, X, y, tasks, sample_weight, partial=False)
-        else:
-            engine.fit(self, self._prepare(X, y, tasks, sample_weight, self.penalty,
-                                           engine))
+        with self._atomic(resume=getattr(self, "warm_start", False)):
+            self.__dict__.pop("_given_classes", None)  # partial_fit's classes= no more
+            engine = self._configure()
+            if engine.network:
+                engine.fit(self, X, y, tasks, sample_weight, partial=False)
+            else:
+                engine.fit(self, self._prepare(X, y, tasks, sample_weight, self.penalty,
+                                               engine))
         return self
 
     @available_if(_is_torch)
-    def partial_fit(self, X, y, tasks=None, sample_weight=None):
+    def partial_fit(self, X, y, sample_weight=None, *, tasks=None):
         """One more epoch of training on this data (``backend="torch"`` only).
 
         The first call initialises the network; later calls need the same tasks
-        (and, for a classifier, the same classes in each task).
+        (and, for a classifier, the same classes in each task).  A call that
+        raises leaves the estimator as it was.
 
         Returns
         -------
         self : object
         """
         first = not hasattr(self, "module_")
-        if first:
-            self._validate_params()
-            self._configure(network=True)
-        self._engine.fit(self, X, y, tasks, sample_weight, partial=True, resume=not first)
+        with self._atomic(resume=not first):
+            if first:
+                self._validate_params()
+                self._configure(network=True)
+            self._engine.fit(self, X, y, tasks, sample_weight, partial=True,
+                             resume=not first)
         return self
+
+    @contextlib.contextmanager
+    def _atomic(self, resume):
+        """Restore the estimator's state if the block raises: a failed or interrupted
+        fit never leaves a half-updated model (new tasks with old coefficients).
+
+        ``resume``: the fit may train the previous network in place, so a copy of
+        its trainer (network and optimizer) is kept to restore.
+        """
+        saved = dict(self.__dict__)
+        if resume and saved.get("_trainer") is not None:
+            saved["_trainer"] = copy.deepcopy(saved["_trainer"])
+            saved["module_"] = saved["_trainer"].net
+        try:
+            yield
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    def _fitted_coef(self, coef, intercept):
+        """scikit-learn's shapes and dtype for the solution ``(coef, intercept)`` of
+        shape (n_outputs, n_features) and (n_outputs,): one task from a 1-D ``y``
+        gives (n_features,) and a scalar (``Ridge``, ``Lasso``); float32 X, float32."""
+        dtype = getattr(self, "_fit_dtype", np.float64)
+        coef, intercept = coef.astype(dtype, copy=False), intercept.astype(dtype, copy=False)
+        if self._squeeze and not self._classifier:
+            return coef[0], intercept[0]
+        return coef, intercept
 
     def _prepare(self, X, y, tasks, sample_weight, penalty, engine=None):
         """Validate the data, set the task bookkeeping, and build the linear problem."""
@@ -145,8 +183,12 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
             lazy = self._engine.streamed(self, X, reset)
             if lazy is not None:
                 return lazy
-        X = validate_data(self, X, accept_sparse="csr", dtype=np.float64, reset=reset)
+        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
+                          reset=reset)
         self._check_scale(X, "X")
+        if reset:  # the fitted coefficients keep X's precision (the solvers: float64)
+            self._fit_dtype = X.dtype
+            X = X.astype(np.float64, copy=False)
         return X
 
     def _check_scale(self, A, name):

@@ -8,6 +8,7 @@ from sklearn.utils.extmath import softmax
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
+from .._tasks import plain_label
 from ..base import init_params
 from ..linear._losses import LOSSES
 from ..metrics import task_average
@@ -50,6 +51,11 @@ class MultiTaskClassifier(ClassifierMixin, _MultiTaskLinear):
     {shared}
     loss : {"logistic", "squared_hinge"}, default="logistic"
         ``predict_proba`` is available with the logistic loss only.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, as in ``LogisticRegression``: a dict label ->
+        weight (for every task that has the label), or ``"balanced"``: each task's
+        classes weighed ``n_t / (n_classes_t * count)`` by their counts in that task.
+        They multiply ``sample_weight``.
 
     Attributes
     ----------
@@ -98,7 +104,9 @@ class MultiTaskClassifier(ClassifierMixin, _MultiTaskLinear):
         **{k: v for k, v in _MultiTaskLinear._parameter_constraints.items()
            if k != "precompute"},
         "loss": [StrOptions({"logistic", "squared_hinge"})],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
     }
+    _own_params = ("class_weight",)  # it weighs the rows, for every configuration
 
     def __init__(self, penalty="l21", alpha=1.0, *, loss="logistic", fit_intercept=True,
                  solver="auto", max_iter=1000, tol=1e-4,
@@ -108,11 +116,20 @@ class MultiTaskClassifier(ClassifierMixin, _MultiTaskLinear):
                  loss_weighting="equal", learning_rate=1e-3, weight_decay=1e-4,
                  batch_size="auto", max_epochs=200, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, random_state=None,
-                 device="auto", dtype="float32", callbacks=None):
+                 device="auto", dtype="float32", callbacks=None, class_weight=None):
         init_params(self, locals())
 
     def _loss(self):
         return LOSSES[self.loss]()
+
+    def _fitted_coef(self, coef, intercept):
+        """As the base's, with each multinomial task's intercepts centred (as
+        ``LogisticRegression``'s: the softmax does not change)."""
+        intercept = intercept.copy()
+        for s in self._out_slices:
+            if s.stop - s.start > 1:
+                intercept[s] -= intercept[s].mean()
+        return super()._fitted_coef(coef, intercept)
 
     def _encode_targets(self, table):
         self._classes, targets, groups = [], [], []
@@ -133,6 +150,9 @@ class MultiTaskClassifier(ClassifierMixin, _MultiTaskLinear):
                     "classifier needs at least 2 classes in every task."
                 )
             self._classes.append(classes)
+            if self.class_weight is not None:
+                weights = table.weights[t] * self._class_weights(classes, codes)[codes]
+                table.weights[t] = weights / weights.sum()
             if classes.size == 2:
                 E = (codes == 1).astype(np.float64)[:, None]
                 groups.append("binary")
@@ -140,6 +160,7 @@ class MultiTaskClassifier(ClassifierMixin, _MultiTaskLinear):
                 E = (codes[:, None] == np.arange(classes.size)).astype(np.float64)
                 groups.extend(f"class {c!r}" for c in classes)
             targets.append(2.0 * E - 1.0 if self.loss == "squared_hinge" else E)
+        self._check_class_weight_keys()
         if table.squeeze:
             self.classes_ = self._classes[0]
         elif table.wide:
@@ -147,6 +168,25 @@ class MultiTaskClassifier(ClassifierMixin, _MultiTaskLinear):
         else:
             self.classes_ = np.unique(np.concatenate(self._classes))
         return targets, np.unique(groups, return_inverse=True)[1]
+
+    def _class_weights(self, classes, codes):
+        """The weight of each of a task's classes: ``class_weight``'s, or with
+        ``"balanced"`` ``n_t / (n_classes_t * count)`` within the task."""
+        if self.class_weight == "balanced":
+            counts = np.bincount(codes, minlength=classes.size)
+            return codes.size / (classes.size * np.maximum(counts, 1))
+        return np.array([float(self.class_weight.get(plain_label(c), 1.0))
+                         for c in classes])
+
+    def _check_class_weight_keys(self):
+        if not isinstance(self.class_weight, dict):
+            return
+        seen = {plain_label(c) for classes in self._classes for c in classes}
+        unknown = [k for k in self.class_weight if k not in seen]
+        if unknown:
+            raise ValueError(
+                f"class_weight has labels {unknown!r} that no task has; the tasks' "
+                f"classes are {sorted(seen, key=str)!r}.")
 
     def _scores(self, X, t, rows, proba):
         """Per-class scores of task ``t``: decisions or probabilities, (n, K_t)."""
@@ -177,13 +217,15 @@ class MultiTaskClassifier(ClassifierMixin, _MultiTaskLinear):
         -------
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_tasks)
         """
-        scores = self._collect(X, tasks, proba=False, fill=-np.inf)
-        if isinstance(scores, list):
-            return np.column_stack(
-                [c[s.argmax(axis=1)] for c, s in zip(self._classes, scores)]
-            )
-        classes = self.classes_
-        return classes[scores.argmax(axis=1)]
+        X, codes = self._validate_predict(X, tasks)
+
+        def labels(t, rows):  # each row's label among its own task's classes only
+            return self._classes[t][self._scores(X, t, rows, proba=False).argmax(axis=1)]
+
+        out = self._assemble(labels, codes, X.shape[0])
+        if codes is not None:
+            return out
+        return out[0] if self._squeeze else np.column_stack(out)
 
     def decision_function(self, X, tasks=None):
         """Decision scores.
@@ -206,7 +248,7 @@ class MultiTaskClassifier(ClassifierMixin, _MultiTaskLinear):
         return scores[:, 1] if scores.shape[1] == 2 else scores
 
     @available_if(_is_torch)
-    def partial_fit(self, X, y, classes=None, tasks=None, sample_weight=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None, *, tasks=None):
         """One more epoch of training on this data (``backend="torch"`` only).
 
         Parameters
@@ -250,7 +292,7 @@ class MultiTaskClassifier(ClassifierMixin, _MultiTaskLinear):
                 return [np.log(p) for p in proba]
             return np.log(proba)
 
-    def score(self, X, y, tasks=None, sample_weight=None):
+    def score(self, X, y, sample_weight=None, *, tasks=None):
         """Mean over tasks of each task's accuracy (missing labels skipped)."""
         pred = self.predict(X, tasks=tasks)
         return task_average(accuracy_score, y, pred, tasks=tasks,

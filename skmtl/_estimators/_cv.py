@@ -15,7 +15,7 @@ from sklearn.base import _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedKFold, check_cv
 from sklearn.utils import _safe_indexing
-from sklearn.utils.validation import check_array
+from sklearn.utils.validation import _check_sample_weight, check_array
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.parallel import Parallel, delayed  # joblib's, carrying sklearn's config
 
@@ -31,6 +31,16 @@ from ._params import LINEAR_CONSTRAINTS
 from ._regressor import MultiTaskRegressor
 
 __all__ = ["MultiTaskRegressorCV", "MultiTaskClassifierCV"]
+
+
+def _check_alphas(alphas):
+    """A grid of alphas: finite, non-negative, at least one."""
+    alphas = np.asarray(alphas, dtype=np.float64)
+    if alphas.ndim != 1 or alphas.size == 0 or not np.all(np.isfinite(alphas)) or \
+            np.any(alphas < 0):
+        raise ValueError(
+            "alphas must be a non-empty 1-D array of finite values >= 0 (or an int: "
+            f"that many from alpha_max down); got {alphas!r}.")
 
 
 def _take(a, rows):
@@ -119,7 +129,7 @@ class _CVMixin:
         return self._base_class()(**params)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, tasks=None, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, tasks=None):
         """Choose alpha and the penalty by cross-validation, then refit on all data.
 
         Parameters are those of the base estimator's ``fit``.
@@ -139,7 +149,10 @@ class _CVMixin:
         ya = check_array(y, ensure_2d=False, dtype=None, ensure_all_finite=False,
                          input_name="y", estimator=self)
         ta = None if tasks is None else np.asarray(tasks)
-        sw = None if sample_weight is None else np.asarray(sample_weight)
+        sw = None if sample_weight is None else _check_sample_weight(
+            sample_weight, Xa, ensure_non_negative=True)  # a scalar: one weight each
+        if not isinstance(self.alphas, numbers.Integral):
+            _check_alphas(self.alphas)
         grids = [_grid(clone(base)._prepare(Xa, ya, ta, sw, pen), self.alphas, self.eps)
                  for pen in penalties]
         splits = self._splits(Xa, ya, ta)
@@ -220,7 +233,7 @@ def _cv_doc(base_name, path_doc):
         A task-aware scorer, e.g. ``skmtl.metrics.make_task_scorer(roc_auc_score,
         response_method="predict_proba")`` (greater is better; its values are
         stored in the path attribute); ``None``: the default metric below.
-    {"loss, " if base_name == "MultiTaskClassifier" else ""}fit_intercept, solver, \
+    {"loss, class_weight, " if base_name == "MultiTaskClassifier" else ""}fit_intercept, solver, \
 {"" if base_name == "MultiTaskClassifier" else "precompute, "}max_iter, tol, verbose
         As in :class:`~skmtl.{base_name}`.
 
@@ -288,10 +301,14 @@ class MultiTaskClassifierCV(_CVMixin, MultiTaskClassifier):
     _parameter_constraints = {
         **{k: v for k, v in _CVMixin._cv_constraints.items() if k != "precompute"},
         "loss": MultiTaskClassifier._parameter_constraints["loss"],
+        "class_weight": MultiTaskClassifier._parameter_constraints["class_weight"],
     }
 
+    _own_params = _CVMixin._own_params + ("class_weight",)
+
     def __init__(self, penalty="l21", *, loss="logistic", alphas=100, eps=1e-3, cv=None,
-                 n_jobs=None, fit_intercept=True, solver="auto", max_iter=1000, tol=1e-4, verbose=0, scoring=None):
+                 n_jobs=None, fit_intercept=True, solver="auto", max_iter=1000, tol=1e-4,
+                 verbose=0, scoring=None, class_weight=None):
         init_params(self, locals())
 
     _metric = staticmethod(_mean_task_accuracy)

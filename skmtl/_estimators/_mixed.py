@@ -1,11 +1,13 @@
 """MultiTaskEstimator: classification and regression tasks in one network."""
 
+import warnings
+
 import numpy as np
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import ClassifierTags
 from sklearn.utils.multiclass import type_of_target
 
-from .._tasks import is_missing
+from .._tasks import is_missing, plain_label
 from ..base import init_params
 from ._base import _MultiTaskLinear
 from ._classifier import _task_name, class_scores
@@ -88,17 +90,38 @@ class MultiTaskEstimator(_MultiTaskLinear):
         # hidden_layer_sizes=(): linear heads on X, trained as a network
         return super()._engine_class(network=True)
 
+    # inferred task types: past this many distinct numbers, a column of integers is
+    # a quantity (dollars, counts), not class labels
+    _max_inferred_classes = 20
+
     def _type_of(self, table, t, y):
+        key = t if table.labels is None else plain_label(table.labels[t])
         if self.task_types is not None:
-            key = t if table.labels is None else table.labels[t]
-            kind = self.task_types[t] if isinstance(self.task_types, list) \
-                else self.task_types.get(key.item() if hasattr(key, "item") else key)
+            if isinstance(self.task_types, list):
+                if len(self.task_types) != table.n_tasks:
+                    raise ValueError(
+                        f"task_types lists {len(self.task_types)} types for "
+                        f"{table.n_tasks} tasks; give one per task, in the order of "
+                        "tasks_ (or of the columns of Y), or a dict keyed by task.")
+                kind = self.task_types[t]
+            else:
+                kind = self.task_types.get(key)
             if kind not in ("classification", "regression"):
                 raise ValueError(f"task_types gives {kind!r} for task {key!r}; expected "
                                  "'classification' or 'regression'.")
             return kind
         kind = type_of_target(y)
-        return "regression" if kind.startswith("continuous") else "classification"
+        if kind.startswith("continuous"):
+            return "regression"
+        n_values = np.unique(y).size
+        if kind == "multiclass" and np.asarray(y).dtype.kind in "iuf" \
+                and n_values > self._max_inferred_classes:
+            warnings.warn(
+                f"Task {key!r} has {n_values} distinct integer values: taken as a "
+                "regression task (a quantity, not class labels).  Pass task_types to "
+                "choose.", UserWarning)
+            return "regression"
+        return "classification"
 
     def _encode_targets(self, table):
         self._classes, self.task_types_, targets = [], [], []
@@ -179,7 +202,7 @@ class MultiTaskEstimator(_MultiTaskLinear):
 
         return self._assemble(per_task, codes, X.shape[0])
 
-    def score(self, X, y, tasks=None, sample_weight=None):
+    def score(self, X, y, sample_weight=None, *, tasks=None):
         """Mean over tasks of the accuracy (classification) or R^2 (regression)."""
         pred = self.predict(X, tasks=tasks)
         y = np.asarray(y, dtype=object if np.asarray(y).dtype.kind == "O" else None)

@@ -114,7 +114,7 @@ class MultiTaskRegressor(RegressorMixin, _MultiTaskLinear):
             return out
         return out[0] if self._squeeze else np.column_stack(out)
 
-    def score(self, X, y, tasks=None, sample_weight=None):
+    def score(self, X, y, sample_weight=None, *, tasks=None):
         """Mean over tasks of the coefficient of determination R^2.
 
         Missing labels (NaN) in a 2-D ``y`` are skipped; in long format ``tasks``

@@ -69,23 +69,36 @@ class LinearEngine(Engine):
         self.store(est, problem, *problem.solve(self.alpha, V, b, **self.solver_params()))
 
     def initial(self, est, problem):
+        """Zero, or with ``warm_start`` the last solution, or a ``coef_`` (and
+        ``intercept_``) the user assigned, when it has the problem's shape."""
         V, b = problem.start()
+        coef = getattr(est, "coef_", None)
+        if not self.warm_start or coef is None:
+            return V, b
+        W = np.asarray(coef, dtype=np.float64).reshape(-1, problem.shape[0]).T
+        if W.shape != problem.penalty.coef(V).shape:
+            return V, b  # other data: a fresh start
         last = getattr(est, "_variable", None)
-        if self.warm_start and last is not None and last.shape == V.shape:
-            V = last.copy()
-            if b is not None and est.intercept_.shape == b.shape:
-                b = est.intercept_.copy()
+        if coef is getattr(est, "_coef_stored", None) and last is not None:
+            V = last.copy()  # the solver's own variable (e.g. both parts of dirty)
+        else:
+            V = problem.penalty.variable(W.copy())
+        intercept = np.atleast_1d(np.asarray(est.intercept_, dtype=np.float64))
+        if b is not None and intercept.shape == b.shape:
+            b = intercept.copy()
         return V, b
 
     def store(self, est, problem, V, b, gap, n_iter, converged):
         """Set the fitted attributes of a solution on ``est``."""
         W = problem.penalty.coef(V)
         est._variable = V
-        est.coef_ = np.ascontiguousarray(W.T)
-        est.intercept_ = b
+        est.coef_, est.intercept_ = est._fitted_coef(np.ascontiguousarray(W.T), b)
+        est._coef_stored = est.coef_  # a coef_ assigned later is a warm start's start
         if isinstance(problem.penalty, Dirty):
-            est.coef_shared_, est.coef_specific_ = (A.T for A in problem.penalty._split(V))
-        est.n_iter_ = n_iter
+            est.coef_shared_, est.coef_specific_ = (
+                est._fitted_coef(np.ascontiguousarray(A.T), b)[0]
+                for A in problem.penalty._split(V))
+        est.n_iter_ = np.array([n_iter], dtype=np.int32) if est._classifier else n_iter
         est.dual_gap_ = gap
         if not converged:
             warnings.warn(
@@ -98,5 +111,6 @@ class LinearEngine(Engine):
     # ----------------------------------------------------------------- predict
     def outputs(self, est, X, cols=slice(None)):
         """Outputs ``cols`` (all by default) for the rows of ``X``: (n_samples, n_cols)."""
-        return np.asarray(X @ est.coef_[cols].T) + est.intercept_[cols]
+        coef = est.coef_.reshape(-1, est.coef_.shape[-1])  # a 1-D coef_: one task
+        return np.asarray(X @ coef[cols].T) + np.atleast_1d(est.intercept_)[cols]
 

@@ -97,6 +97,7 @@ def multitask_path(estimator, X, y, *, tasks=None, sample_weight=None, alphas=10
     est = clone(estimator)
     out = []
     for alpha in _iter_path(est, X, y, tasks, sample_weight, est.penalty, alphas, eps):
-        out.append((alpha, est.coef_.copy(), est.intercept_.copy(), est.dual_gap_))
+        out.append((alpha, np.atleast_2d(est.coef_).copy(),  # one row an output
+                    np.atleast_1d(est.intercept_).copy(), est.dual_gap_))
     a, c, i, g = zip(*out)
     return np.array(a), np.stack(c), np.stack(i), np.array(g)
