@@ -7,7 +7,7 @@ the estimators themselves are ``skmtl.MultiTaskRegressor`` and friends.
 
 from ._coupling import ClusteredNorm, GraphRegularized, MeanRegularized
 from ._path import multitask_path
-from ._penalties import L1, L2, L21, Dirty, Penalty, TraceNorm
+from ._penalties import L1, L2, L21, Dirty, ElasticMix, Penalty, TraceNorm
 from ._registry import PENALTIES, get_penalty
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "GraphRegularized",
     "ClusteredNorm",
     "Dirty",
+    "ElasticMix",
     "PENALTIES",
     "get_penalty",
 ]

@@ -2,7 +2,8 @@
 
 The estimators minimise ``datafit(W) + alpha * penalty.value(V)`` where ``W =
 penalty.coef(V)``; for every penalty but :class:`Dirty` the variable ``V`` is ``W``
-itself.  ``prox(V, step)`` returns ``argmin_U 1/2 ||U - V||_F^2 + step * value(U)``.
+itself.  :class:`ElasticMix` adds a ridge to any of the others (scikit-learn's
+elastic net).  ``prox(V, step)`` returns ``argmin_U 1/2 ||U - V||_F^2 + step * value(U)``.
 Penalties that are norms also give ``dual_norm``, the others ``conjugate`` (the
 Fenchel conjugate of ``value``): with either the solvers stop on the duality gap;
 without (``has_dual`` False) on the relative size of a proximal-gradient step.
@@ -23,10 +24,10 @@ import copy
 import numbers
 
 import numpy as np
-from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import Interval
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils._param_validation import Interval, StrOptions
 
-__all__ = ["Penalty", "L21", "L1", "L2", "TraceNorm", "Dirty"]
+__all__ = ["Penalty", "L21", "L1", "L2", "TraceNorm", "Dirty", "ElasticMix"]
 
 
 class Penalty(BaseEstimator):
@@ -185,40 +186,68 @@ class TraceNorm(Penalty):
         return np.linalg.norm(G, 2) if G.size else 0.0
 
 
+def _linf_shrink(V, step):
+    """Row-wise prox of ``step * ||row||_inf``: each row minus its projection on the
+    l1 ball of radius ``step`` (Moreau), i.e. its entries clipped at the level
+    ``theta`` that leaves ``step`` of l1 mass above it (0 where ``||row||_1 <=
+    step``).  The projection is Duchi et al.'s (2008) sort."""
+    if step <= 0 or V.shape[1] == 0:
+        return V.copy()
+    a = np.abs(V)
+    u = -np.sort(-a, axis=1)  # each row decreasing
+    k = np.arange(1, V.shape[1] + 1)
+    css = np.cumsum(u, axis=1) - step
+    rho = np.sum(u * k > css, axis=1)  # the condition holds for k = 1..rho
+    theta = np.maximum(css[np.arange(V.shape[0]), rho - 1] / rho, 0.0)
+    return np.sign(V) * np.minimum(a, theta[:, None])
+
+
 class Dirty(Penalty):
     r"""Dirty model (Jalali et al. 2010): W = P + Q, shared rows plus exceptions.
 
-    .. math:: \Omega(P, Q) = (1 - r) \|P\|_{2,1} + r \|Q\|_1
+    .. math:: \Omega(P, Q) = (1 - r) \sum_j \|P_{j,:}\| + r \|Q\|_1
 
-    ``P`` holds features shared by all tasks (group lasso on rows), ``Q`` the
-    task-specific ones (lasso).  The fitted estimator exposes both.
+    ``P`` holds features shared by all tasks (a block norm on its rows), ``Q`` the
+    task-specific ones (lasso).  The fitted estimator exposes both.  The row norm
+    is ``shared_norm``: ``"linf"``, the largest ``|entry|`` of the row (block
+    l1/l-infinity), is the paper's and MALSAR's ``Least_Dirty``; ``"l2"`` (the
+    default), the group lasso's l2 norm, shrinks a row's entries together rather
+    than levelling them.
 
-    Only ``r`` strictly between :math:`1 / (1 + \sqrt{m})` and :math:`1/2` (``m``
-    outputs, one a task for regression) mixes the two parts: at ``r >= 1/2`` a row
-    never costs less in ``Q`` (its l2 norm is at most its l1 norm), so ``Q`` stays
-    zero and the model is ``"l21"``; below :math:`1 / (1 + \sqrt{m})` even a row
-    shared by every task is cheaper in ``Q`` and the model is ``"l1"``.
+    Only ``r`` inside a range mixes the two parts (``m`` outputs, one a task for
+    regression): at ``r >= 1/2`` a row never costs less in ``Q`` (its l2 or
+    l-infinity norm is at most its l1 norm), so ``Q`` stays zero and the model is
+    the block norm alone; below :math:`1 / (1 + \sqrt{m})` (``"l2"``) or
+    :math:`1 / (1 + m)` (``"linf"``) even a row shared equally by every task is
+    cheaper in ``Q`` and the model is ``"l1"``.
 
     Parameters
     ----------
     l1_ratio : float, default=None
         ``r`` in (0, 1): the weight of the elementwise part.  None: the geometric
-        middle of the mixing range, :math:`r = 1 / (1 + m^{1/4})`.
+        middle of the mixing range in the odds ``r / (1 - r)``: :math:`r = 1 / (1 +
+        m^{1/4})` for ``"l2"``, :math:`r = 1 / (1 + \sqrt{m})` for ``"linf"``.
+    shared_norm : {"l2", "linf"}, default="l2"
+        The norm of each row of ``P``.
     """
 
     is_norm = True
     lipschitz_factor = 2.0
     _parameter_constraints = {
         "l1_ratio": [Interval(numbers.Real, 0, 1, closed="neither"), None],
+        "shared_norm": [StrOptions({"l2", "linf"})],
     }
 
-    def __init__(self, l1_ratio=None):
+    def __init__(self, l1_ratio=None, shared_norm="l2"):
         self.l1_ratio = l1_ratio
+        self.shared_norm = shared_norm
 
     def bind(self, out_task, out_group):
+        self._validate_params()
         bound = copy.copy(self)
+        power = 0.5 if self.shared_norm == "linf" else 0.25
         bound.ratio_ = self.l1_ratio if self.l1_ratio is not None else \
-            1.0 / (1.0 + len(out_task) ** 0.25)
+            1.0 / (1.0 + len(out_task) ** power)
         return bound
 
     def _split(self, V):
@@ -235,16 +264,92 @@ class Dirty(Penalty):
     def var_gradient(self, G):
         return np.hstack([G, G])
 
+    def _shared_norms(self, P):
+        """The shared part's norm of each row."""
+        if self.shared_norm == "linf":
+            return np.abs(P).max(axis=1, initial=0.0)
+        return _row_norms(P)
+
     def value(self, V):
         P, Q = self._split(V)
         r = self.ratio_
-        return (1 - r) * _row_norms(P).sum() + r * np.abs(Q).sum()
+        return (1 - r) * self._shared_norms(P).sum() + r * np.abs(Q).sum()
 
     def prox(self, V, step):
         P, Q = self._split(V)
         r = self.ratio_
-        return np.hstack([_group_shrink(P, step * (1 - r)), _soft(Q, step * r)])
+        shrink = _linf_shrink if self.shared_norm == "linf" else _group_shrink
+        return np.hstack([shrink(P, step * (1 - r)), _soft(Q, step * r)])
 
     def dual_norm(self, G):
+        """The dual norm of W -> min over P + Q = W of Omega(P, Q): the larger of
+        the two parts' dual norms, each over its weight (the row norm's dual is l1
+        for ``"linf"``, l2 for ``"l2"``)."""
         r = self.ratio_
-        return max(_row_norms(G).max(initial=0.0) / (1 - r), np.abs(G).max(initial=0.0) / r)
+        rows = np.abs(G).sum(axis=1) if self.shared_norm == "linf" else _row_norms(G)
+        return max(rows.max(initial=0.0) / (1 - r), np.abs(G).max(initial=0.0) / r)
+
+
+class ElasticMix(Penalty):
+    r"""Elastic-net mix of a penalty with a ridge, as scikit-learn's ``ElasticNet``.
+
+    .. math:: \Omega(W) = r\, \Omega_0(W) + \tfrac{1 - r}{2} \|W\|_F^2
+
+    with :math:`\Omega_0` the ``penalty`` and ``r`` the ``l1_ratio``.  With the
+    squared loss, all labels present and shared X, ``ElasticMix("l21", l1_ratio=r)``
+    at ``alpha`` is :class:`sklearn.linear_model.MultiTaskElasticNet` ``(alpha,
+    l1_ratio=r)`` and ``ElasticMix("l1", l1_ratio=r)`` is ``ElasticNet(alpha,
+    l1_ratio=r)`` per task.  The ridge makes the problem strongly convex (a unique
+    solution among correlated features) and gives a duality gap to any
+    ``penalty`` with a prox.
+
+    Parameters
+    ----------
+    penalty : str or Penalty, default="l21"
+        :math:`\Omega_0`, by name or as an object, on W itself (not ``"dirty"``,
+        whose variable is ``[P | Q]``, unless ``l1_ratio=1``).
+    l1_ratio : float in [0, 1], default=0.5
+        ``r``: 1 is ``penalty`` alone, 0 the ridge alone (``"l2"``).
+    """
+
+    _parameter_constraints = {
+        "penalty": [str, Penalty],
+        "l1_ratio": [Interval(numbers.Real, 0, 1, closed="both")],
+    }
+
+    def __init__(self, penalty="l21", l1_ratio=0.5):
+        self.penalty = penalty
+        self.l1_ratio = l1_ratio
+
+    def bind(self, out_task, out_group):
+        """The bound mix; at ``l1_ratio=1``, the bound ``penalty`` itself."""
+        from ._registry import get_penalty  # the registry imports this module
+
+        self._validate_params()
+        base = clone(get_penalty(self.penalty)).bind(out_task, out_group)
+        if self.l1_ratio == 1:
+            return base
+        if type(base).coef is not Penalty.coef:
+            raise ValueError(
+                f"ElasticMix needs a penalty on W itself; {type(base).__name__} "
+                "penalizes another variable (use l1_ratio=1 for it alone).")
+        bound = copy.copy(self)
+        bound.base_ = base
+        return bound
+
+    def value(self, V):
+        r = self.l1_ratio
+        return r * self.base_.value(V) + 0.5 * (1 - r) * np.vdot(V, V)
+
+    def prox(self, V, step):
+        """``prox(V / c, step r / c)`` of the penalty, ``c = 1 + step (1 - r)``: the
+        ridge folds into the quadratic term."""
+        c = 1.0 + step * (1.0 - self.l1_ratio)
+        return self.base_.prox(V / c, step * self.l1_ratio / c)
+
+    def conjugate(self, G):
+        """``<G, U> - value(U)`` at the maximiser ``U = prox(G / (1 - r), r / (1 -
+        r))`` of the penalty (the ridge makes the supremum finite and attained)."""
+        r = self.l1_ratio
+        U = self.base_.prox(G / (1.0 - r), r / (1.0 - r))
+        return np.vdot(G, U) - self.value(U)
