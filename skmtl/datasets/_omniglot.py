@@ -2,6 +2,8 @@
 
 import hashlib
 import io
+import os
+import re
 import zipfile
 from importlib import resources
 from pathlib import Path
@@ -12,16 +14,34 @@ from sklearn.utils import Bunch
 
 _URL = "https://github.com/brendenlake/omniglot/raw/master/python/{}.zip"
 _SPLITS = ("images_background", "images_evaluation")
-# sha256 of the converted files (as in the shared copy) and of their image arrays
-_NPZ_SHA256 = {
-    "images_background": "8bf84167413cd00beacdce3fe582f780ab538d8dbef043a6d688f2527bbce199",
-    "images_evaluation": "0b84c7ffd94c4841c0040e529c86a82eaaccb986d8eadad5673f7991b7475276",
+# The official archives (python/*.zip of brendenlake/omniglot): their size and
+# sha256 as published in tensorflow_datasets' url_checksums/omniglot.txt, the same
+# sha256 in torchvision's prototype Omniglot dataset (its md5, 68d2efa1... and
+# 6b91aef0..., in torchvision.datasets.Omniglot).  The shared copy holds only the
+# converted arrays, so these could not be recomputed here: each archive is also
+# checked through the sha256 of the array converted from it (below).
+_ZIP_SHA256 = {
+    "images_background": "ad41ab679c8b5d90b271ef46be6987cc81211774a695c29dcc5367b2b26ee640",
+    "images_evaluation": "1f61a8f3366785b057fc117d9228e78a16e3d976c8953b2a10fcc74cf0609cee",
 }
+_ZIP_SIZE = {"images_background": 9464212, "images_evaluation": 6462886}
+# sha256 of the (n_characters, 20, 105, 105) bool arrays (C order, True stored as
+# byte 1) converted from them, as in the shared copy's images_background.npz /
+# images_evaluation.npz (which store PIL's byte 255 for True: 97db6dcd... and
+# a76180ac... over those bytes); _canonical makes any True byte 1 before hashing
 _ARRAY_SHA256 = {
-    "images_background": "97db6dcdf39955c3a949e197621f8f318092986b37e116c9b4996150e8d2d8a3",
-    "images_evaluation": "a76180acf0908643e1a9494a1a841d2af4bbbbdc6d7e01e0db92eed7d1c6f902",
+    "images_background": "9121d28f81874a5939b6e932f85c56f0c63db652bfdbd0fb391f6d5eeec01f0f",
+    "images_evaluation": "ebe4b0f06a588946ccb62c6e8d9e0eede457e4242f1bfca1309a1f946313b72e",
 }
 _FIRST_ID = {"images_background": 1, "images_evaluation": 965}
+_N_CHARS = {"images_background": 964, "images_evaluation": 659}
+_SIDE, _DRAWINGS = 105, 20
+# bounds on what an archive may declare before anything is decoded: a drawing is a
+# 105 x 105 PNG of about 500 bytes; besides them an archive holds one folder an
+# alphabet and a character
+_MAX_PNG_BYTES = 64 * 1024
+_MAX_ARCHIVE_BYTES = 64 * 2**20
+_DRAWING = re.compile(r"(\d{4})_(\d{2})\.png")
 
 DESCR = """\
 Omniglot
@@ -40,28 +60,156 @@ rotations as new classes and meta-trains on 1,200 characters, testing on the oth
 """
 
 
-def _sha256(data):
-    return hashlib.sha256(data).hexdigest()
+def _file_sha256(path, chunk=2**20):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_archive(path, split):
+    """Refuse ``path`` unless it is the official archive: size, then sha256, before
+    anything in it is read as a zip."""
+    size = Path(path).stat().st_size
+    official = f"the official {split}.zip ({_URL.format(split)})"
+    if size != _ZIP_SIZE[split]:
+        raise ValueError(
+            f"{path} does not match the published checksum of {official}: it has {size} "
+            f"bytes, not {_ZIP_SIZE[split]}.  Delete it, or put the official archive there.")
+    if _file_sha256(path) != _ZIP_SHA256[split]:
+        raise ValueError(
+            f"{path} does not match the published checksum (sha256 {_ZIP_SHA256[split]}) "
+            f"of {official}.  Delete it, or put the official archive there.")
+
+
+def _drawing_of(info, where, split):
+    """(character, drawing) of an archive entry, refused unless it is one of
+    ``split``'s drawings of at most _MAX_PNG_BYTES."""
+    match = _DRAWING.fullmatch(Path(info.filename).name)
+    if match is None:
+        raise ValueError(f"{where}: {info.filename} is not named like an Omniglot "
+                         "drawing (NNNN_DD.png): not an Omniglot archive.")
+    char, drawing = int(match[1]) - _FIRST_ID[split], int(match[2]) - 1
+    if not (0 <= char < _N_CHARS[split] and 0 <= drawing < _DRAWINGS):
+        raise ValueError(
+            f"{where}: {info.filename} names no drawing of {split} (characters "
+            f"{_FIRST_ID[split]}-{_FIRST_ID[split] + _N_CHARS[split] - 1}, drawings "
+            f"1-{_DRAWINGS}): not an Omniglot archive.")
+    if info.file_size > _MAX_PNG_BYTES:
+        raise ValueError(
+            f"{where}: {info.filename} declares {info.file_size} bytes uncompressed, more "
+            f"than any Omniglot drawing ({_MAX_PNG_BYTES}): not an Omniglot archive.")
+    return char, drawing
+
+
+def _decode(data, name, where):
+    """A 105 x 105 PNG as a bool array, its size checked before it is decoded."""
+    from PIL import Image, UnidentifiedImageError  # the downloader's optional dependency
+
+    try:
+        image = Image.open(io.BytesIO(data))
+        if image.size != (_SIDE, _SIDE):
+            raise ValueError(f"{where}: {name} is {image.size[0]} x {image.size[1]}, not "
+                             f"{_SIDE} x {_SIDE}: not an Omniglot archive.")
+        return np.asarray(image.convert("1"), dtype=bool)
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        raise ValueError(f"{where}: {name} is not a readable PNG ({exc}).") from exc
 
 
 def _convert_zip(zip_path, split):
-    """The (n_characters, 20, 105, 105) bool array of one archive (True: background)."""
-    from PIL import Image  # the downloader's optional dependency
+    """The (n_characters, 20, 105, 105) bool array of one archive (True: background).
 
-    arrays = {}
-    with zipfile.ZipFile(zip_path) as archive:
-        for name in archive.namelist():
-            if not name.endswith(".png"):
+    Bounded whatever the archive declares: at most _N_CHARS[split] characters, one
+    entry of at most _MAX_PNG_BYTES read at a time, each decoded only once its PNG
+    header says 105 x 105.
+    """
+    where = zip_path if isinstance(zip_path, (str, Path)) else "the Omniglot archive"
+    if isinstance(zip_path, (str, Path)) and Path(zip_path).stat().st_size > _MAX_ARCHIVE_BYTES:
+        raise ValueError(f"{where} is larger than any Omniglot archive.")
+    try:
+        archive = zipfile.ZipFile(zip_path)
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"{where} is not a zip archive ({exc}).") from exc
+    with archive:
+        infos = archive.infolist()
+        limit = _N_CHARS[split] * (_DRAWINGS + 1) + 100
+        if len(infos) > limit:
+            raise ValueError(f"{where} has {len(infos)} entries, more than an Omniglot "
+                             f"archive ({limit} at most): not an Omniglot archive.")
+        drawings = {}  # every name and declared size checked before anything is read
+        for info in infos:
+            if info.is_dir() or not info.filename.endswith(".png"):
                 continue
-            char, drawing = Path(name).stem.split("_")
-            with archive.open(name) as f:
-                image = np.asarray(Image.open(io.BytesIO(f.read())).convert("1"), dtype=bool)
-            arrays[int(char) - _FIRST_ID[split], int(drawing) - 1] = image
-    n_chars = max(c for c, _ in arrays) + 1
-    images = np.zeros((n_chars, 20, 105, 105), dtype=bool)
-    for (c, d), image in arrays.items():
-        images[c, d] = image
+            key = _drawing_of(info, where, split)
+            if key in drawings:
+                raise ValueError(f"{where}: {info.filename} is a second copy of a drawing.")
+            drawings[key] = info
+        if not drawings:
+            raise ValueError(f"{where} holds no Omniglot drawing (NNNN_DD.png).")
+        n_chars = max(c for c, _ in drawings) + 1
+        images = np.zeros((n_chars, _DRAWINGS, _SIDE, _SIDE), dtype=bool)
+        for key, info in drawings.items():
+            with archive.open(info) as f:
+                data = f.read(_MAX_PNG_BYTES + 1)
+            images[key] = _decode(data, info.filename, where)
     return images
+
+
+def _npy_images(npz, shape):
+    """The ``images.npy`` array of ``npz``, its header checked first: a file that
+    declares a larger or other array than ``shape`` allocates nothing."""
+    n_bytes = int(np.prod(shape))
+    with zipfile.ZipFile(npz) as archive:
+        info = archive.getinfo("images.npy")
+        if info.file_size > n_bytes + 4096:
+            raise ValueError(f"its images declare {info.file_size} bytes")
+        with archive.open(info) as f:
+            version = np.lib.format.read_magic(f)
+            if version not in ((1, 0), (2, 0)):
+                raise ValueError(f"npy format {version}")
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) \
+                else np.lib.format.read_array_header_2_0
+            found, fortran, dtype = read(f)
+            if (found, fortran, dtype) != (shape, False, np.dtype(bool)):
+                raise ValueError(f"its images are {dtype} of shape {found}")
+            images = np.empty(shape, dtype=bool)
+            view, n_read = memoryview(images).cast("B"), 0
+            while n_read < n_bytes:  # a MiB at a time: no second copy of the array
+                block = f.read(min(2**20, n_bytes - n_read))
+                if not block:
+                    break
+                view[n_read : n_read + len(block)] = block
+                n_read += len(block)
+            if n_read != n_bytes or f.read(1):
+                raise ValueError(f"its images hold {n_read} bytes or more, not {n_bytes}")
+    return images
+
+
+def _read_npz(npz, split):
+    """The ``images`` of a converted file, refused unless it is the published array."""
+    shape = (_N_CHARS[split], _DRAWINGS, _SIDE, _SIDE)
+    refused = (f"{npz} does not match the published checksum of Omniglot's {split} "
+               "(a blank, truncated or altered file): delete it, and fetch_omniglot "
+               "rebuilds it from the official archive")
+    try:
+        images = _npy_images(npz, shape)
+    except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{refused} ({exc}).") from exc
+    if _array_sha256(images) != _ARRAY_SHA256[split]:
+        raise ValueError(f"{refused}.")
+    return images
+
+
+def _canonical(images):
+    """``images`` with every True stored as byte 1, in place (PIL gives 255)."""
+    raw = images.view(np.uint8)
+    np.minimum(raw, 1, out=raw)
+    return images
+
+
+def _array_sha256(images):
+    return hashlib.sha256(memoryview(_canonical(images)).cast("B")).hexdigest()
 
 
 def _load_split(split, path, cache, download):
@@ -69,13 +217,10 @@ def _load_split(split, path, cache, download):
     for folder in [p for p in (path, cache) if p is not None]:
         npz = Path(folder) / f"{split}.npz"
         if npz.exists():
-            data = npz.read_bytes()
-            if _sha256(data) != _NPZ_SHA256[split] and folder != cache:
-                raise ValueError(f"{npz} does not match the published checksum.")
-            return np.load(io.BytesIO(data))["images"]
+            return _read_npz(npz, split)
         archive = Path(folder) / f"{split}.zip"
-        if archive.exists():
-            return _verified(_convert_zip(archive, split), split)
+        if archive.exists():  # converted into the cache when it was downloaded there
+            return _from_archive(archive, split, cache if folder is cache else None)
     if not download:
         raise OSError(f"Omniglot's {split} is not in {path or cache} and download=False.")
     try:
@@ -83,15 +228,25 @@ def _load_split(split, path, cache, download):
     except ImportError as exc:
         raise ImportError("Downloading Omniglot needs pooch and pillow: "
                           "pip install pooch pillow") from exc
-    archive = pooch.retrieve(_URL.format(split), known_hash=None, path=cache)
-    images = _verified(_convert_zip(archive, split), split)
-    np.savez_compressed(Path(cache) / f"{split}.npz", images=images)
-    return images
+    # pooch checks the download against the hash (and deletes a mismatch)
+    archive = pooch.retrieve(_URL.format(split), known_hash=f"sha256:{_ZIP_SHA256[split]}",
+                             fname=f"{split}.zip", path=cache)
+    return _from_archive(archive, split, cache)
 
 
-def _verified(images, split):
-    if _sha256(np.ascontiguousarray(images).tobytes()) != _ARRAY_SHA256[split]:
-        raise ValueError(f"Omniglot's {split} does not match the published checksum.")
+def _from_archive(archive, split, cache):
+    """A verified archive's array, kept in the cache (written whole or not at all)."""
+    _check_archive(archive, split)
+    images = _convert_zip(archive, split)
+    if images.shape[0] != _N_CHARS[split] or \
+            _array_sha256(images) != _ARRAY_SHA256[split]:
+        raise ValueError(f"Omniglot's {split} converted from {archive} does not match the "
+                         "published checksum of its array.")
+    if cache is not None:
+        tmp = Path(cache) / f".{split}.npz.part"
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, images=images)
+        os.replace(tmp, Path(cache) / f"{split}.npz")
     return images
 
 
@@ -124,7 +279,12 @@ def fetch_omniglot(data_home=None, *, path=None, download=True, image_size=28):
         converted ``.npz`` files or the original ``.zip`` archives: nothing is
         downloaded then.  Either is checked against the published checksums.
     download : bool, default=True
-        Download missing archives (needs ``pooch`` and ``pillow``).
+        Download missing archives (needs ``pooch`` and ``pillow``).  An archive,
+        downloaded or found, is checked against the official archive's sha256
+        before it is opened; a converted file, in ``path`` or in the cache, is
+        refused unless its array has the published sha256 (a blank or altered
+        cache is an error that names the file, never data returned).  Nothing is
+        decoded past the size of Omniglot itself.
     image_size : int, default=28
         Side of the returned images.
 
