@@ -1,5 +1,7 @@
 """What every skmtl estimator shares: the task formats at predict time, tags, score."""
 
+import inspect
+
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
@@ -12,6 +14,33 @@ def init_params(est, values):
     for name, value in values.items():
         if name not in ("self", "__class__"):
             setattr(est, name, value)
+
+
+def _same(a, b):
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return tuple(a) == tuple(b)
+    if a is b:
+        return True
+    try:
+        return type(a) is type(b) and bool(np.all(a == b))
+    except Exception:  # noqa: BLE001 - e.g. objects whose == raises
+        return False
+
+
+def refuse_unused(est, used, where, users):
+    """Raise a ValueError naming the first parameter of ``est`` set away from its
+    ``__init__`` default that is not in ``used`` (the parameters its configuration
+    reads): ``where`` names that configuration, ``users(name)`` the setting that
+    reads ``name``."""
+    defaults = {k: p.default for k, p in
+                inspect.signature(type(est).__init__).parameters.items() if k != "self"}
+    for name, value in est.get_params(deep=False).items():
+        if name in used or _same(value, defaults.get(name, value)):
+            continue
+        raise ValueError(
+            f"{name}={value!r} has no effect on {where}: it is a parameter of "
+            f"{users(name)}.  Leave {name} at its default ({defaults[name]!r}) or "
+            "choose that setting.")
 
 
 class Engine:

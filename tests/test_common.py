@@ -4,6 +4,7 @@ import inspect
 
 import pytest
 import sklearn
+from sklearn.base import clone
 from sklearn.utils import estimator_checks
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -66,16 +67,20 @@ CLASSIFIER_FAILURES = {
         "predict_proba are lists with one entry per task), while this check "
         "assumes the multilabel one (a single classes_ array)"),
 }
-# sklearn's check sets alpha=0.01 on a regressor that has alpha (the linear models'
-# penalty); the network does not read alpha and refuses it.  The rest of the check
-# runs in test_network_regressor_passes_check_regressors_train.
+# sklearn checks that set a parameter which some configurations do not read, and
+# so refuse: each runs again below with the refusal let through.
 NETWORK_REGRESSOR_FAILURES = {
     "check_regressors_train": (
         "sets alpha=0.01, a parameter the network refuses (it does not read it)"),
 }
+LINEAR_CLASSIFIER_FAILURES = {
+    "check_class_weight_classifiers": (
+        "sets n_iter_no_change=20, a network parameter the linear model refuses"),
+}
 META_FAILURES = {}  # meta-training takes no sample_weight: sklearn skips those checks
 EXPECTED_FAILURES = {"torch": TORCH_FAILURES, "classifier": CLASSIFIER_FAILURES,
                      "network regressor": NETWORK_REGRESSOR_FAILURES,
+                     "linear classifier": LINEAR_CLASSIFIER_FAILURES,
                      "meta": META_FAILURES}
 
 
@@ -93,6 +98,9 @@ def _expected_failures(estimator):
         failures.update(CLASSIFIER_FAILURES)
     if isinstance(estimator, MultiTaskRegressor) and _is_torch(estimator):
         failures.update(NETWORK_REGRESSOR_FAILURES)
+    if isinstance(estimator, MultiTaskClassifier) and not _is_torch(estimator) and \
+            not isinstance(estimator, MultiTaskClassifierCV):  # the CV has no such param
+        failures.update(LINEAR_CLASSIFIER_FAILURES)
     return failures
 
 
@@ -101,16 +109,28 @@ def test_sklearn_compatible(estimator, check):
     check(estimator)
 
 
-@pytest.mark.parametrize("readonly_memmap", [False, True])
-def test_network_regressor_passes_check_regressors_train(readonly_memmap, monkeypatch):
-    pytest.importorskip("torch")
+def _refused_by_checks():
+    """(estimator, check) for each expected failure above that is only a refusal."""
+    cases = []
+    for est in ESTIMATORS:
+        names = []
+        if isinstance(est, MultiTaskRegressor) and _is_torch(est):
+            names = list(NETWORK_REGRESSOR_FAILURES)
+        if isinstance(est, MultiTaskClassifier) and not _is_torch(est) and \
+                not isinstance(est, MultiTaskClassifierCV):
+            names = list(LINEAR_CLASSIFIER_FAILURES)
+        cases += [(est, name) for name in names]
+    return cases
+
+
+@pytest.mark.parametrize("estimator, name", _refused_by_checks(),
+                         ids=lambda v: v if isinstance(v, str) else repr(v))
+def test_checks_that_set_refused_parameters_pass_otherwise(estimator, name, monkeypatch):
     from skmtl._estimators import _base
 
-    # the check's alpha=0.01 let through; everything else it checks, checked
+    # the check's parameter let through; everything else it checks, checked
     monkeypatch.setattr(_base, "check_configuration", lambda *args, **kwargs: None)
-    est = MultiTaskRegressor(**TORCH)
-    estimator_checks.check_regressors_train(type(est).__name__, est,
-                                            readonly_memmap=readonly_memmap)
+    getattr(estimator_checks, name)(type(estimator).__name__, clone(estimator))
 
 
 try:

@@ -36,9 +36,9 @@ def test_every_algorithm_learns_new_classes_well_above_chance(algorithm):
     X, y = _clusters()
     train = y < 40
     reptile = algorithm == "reptile"
-    meta = MetaLearnerClassifier(algorithm, n_episodes=200, random_state=0,
-                                 inner_lr=0.05 if reptile else 0.1,
-                                 inner_steps=3 if reptile else 1)
+    inner = {} if algorithm == "protonet" else dict(  # ProtoNet adapts no weights
+        inner_lr=0.05 if reptile else 0.1, inner_steps=3 if reptile else 1)
+    meta = MetaLearnerClassifier(algorithm, n_episodes=200, random_state=0, **inner)
     meta.fit(X[train], y[train])
     mean, ci = episodic_score(meta, X[~train], y[~train], n_way=5, k_shot=1, n_query=5,
                               n_episodes=60, random_state=0)

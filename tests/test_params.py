@@ -218,3 +218,74 @@ def test_the_message_names_the_setting_that_uses_the_parameter():
             MultiTaskRegressor(**NET, n_experts=2).fit(X, y)
         with pytest.raises(ValueError, match="solver='cd' runs on the numpy backend"):
             MultiTaskRegressor(**LIN, solver="cd").fit(X, y)
+
+
+# ------------------------------------------------------------- meta-learners
+META_OTHER = {
+    "algorithm": "fomaml", "backbone": "conv4", "input_shape": (1, 2, 2),
+    "hidden_layer_sizes": (6,), "n_way": 2, "k_shot": 2, "n_query": 1, "n_episodes": 12,
+    "meta_batch_size": 2, "learning_rate": 0.1, "learning_rate_schedule": "linear",
+    "meta_optimizer": "sgd", "inner_lr": 0.05, "inner_steps": 2, "adapt_steps": 3,
+    "n_support": 2, "transductive": True, "validation_fraction": 0.3,
+    "early_stopping": True, "n_iter_no_change": 1, "verbose": 1,
+}
+META_BASE = dict(n_way=3, k_shot=1, n_query=2, n_episodes=8, hidden_layer_sizes=(8,),
+                 random_state=0, learning_rate=1e-2)
+META_CASES = [("protonet", "MetaLearnerClassifier"), ("maml", "MetaLearnerClassifier"),
+              ("maml", "MetaLearnerRegressor")]
+
+
+def _meta_params():
+    if not torch_installed:
+        return []
+    import skmtl
+
+    out = []
+    for algorithm, cls in META_CASES:
+        est = getattr(skmtl, cls)(algorithm)
+        out += [(algorithm, cls, name) for name in sorted(est.get_params(deep=False))
+                if name in META_OTHER and name != "algorithm"]
+    return out
+
+
+META_PARAMS = _meta_params()
+
+
+@needs_torch
+@pytest.mark.parametrize("algorithm, cls, name", META_PARAMS,
+                         ids=[f"{c}-{a}-{n}" for a, c, n in META_PARAMS])
+def test_each_meta_learner_parameter_is_used_or_refused(algorithm, cls, name):
+    import skmtl
+
+    cls = getattr(skmtl, cls)
+    regressor = cls.__name__ == "MetaLearnerRegressor"
+    rng = np.random.RandomState(0)
+    y = np.repeat(np.arange(12), 8)
+    X = 3 * rng.randn(12, 4)[y] + rng.randn(y.size, 4)
+    tasks = None
+    if regressor:  # 12 tasks, their own lines
+        tasks, y = y, (X * rng.randn(12, 4)[y]).sum(1)
+    base = {k: v for k, v in META_BASE.items()
+            if not (regressor and k == "n_way")}
+    if name in ("n_iter_no_change", "early_stopping"):  # validation checks to stop on
+        base.update(validation_fraction=0.3, n_episodes=80)
+    if name == "n_iter_no_change":
+        base.update(early_stopping=True)
+    default = cls(algorithm, **base)
+    changed = clone(default).set_params(**{name: META_OTHER[name]})
+    if name in changed._conditions and not changed._conditions[name][0](changed):
+        with pytest.raises(ValueError, match=rf"{name}=.* has no effect on algorithm="):
+            changed.fit(X, y, tasks=tasks)
+        return
+
+    def fingerprint(est):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est.fit(X, y, tasks=tasks)
+            pred = est.predict(X) if regressor else est.predict_proba(X)
+        return pred, [np.asarray(est.loss_curve_), np.asarray(est.n_iter_)], out.getvalue()
+
+    if name in ("backbone", "input_shape", "transductive"):
+        pytest.skip("needs image rows: tests/test_meta.py covers conv4")
+    assert _differs(fingerprint(default), fingerprint(changed)), name

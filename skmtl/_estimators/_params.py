@@ -1,12 +1,11 @@
 """The estimators' parameter constraints, and the check that every parameter set
 away from its default is one the chosen configuration (engine) uses."""
 
-import inspect
 import numbers
 
-import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ..base import refuse_unused
 from ..linear._engine import LinearEngine
 from ..linear._penalties import Penalty
 from ..linear._registry import PENALTIES
@@ -54,17 +53,6 @@ TORCH_PARAMS = tuple(TORCH_CONSTRAINTS)
 FRONT_PARAMS = ("backend", "verbose", "random_state")
 
 
-def _same(a, b):
-    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
-        return tuple(a) == tuple(b)
-    if a is b:
-        return True
-    try:
-        return type(a) is type(b) and bool(np.all(a == b))
-    except Exception:  # noqa: BLE001 - e.g. objects whose == raises
-        return False
-
-
 def _torch_engines():
     try:
         from ..nn._engines import ENGINES
@@ -88,14 +76,6 @@ def check_configuration(est, engine, own=()):
 
     ``own``: parameters the front door itself uses (e.g. a CV estimator's grid).
     """
-    defaults = {k: p.default for k, p in
-                inspect.signature(type(est).__init__).parameters.items() if k != "self"}
     used = engine.uses(est) | set(FRONT_PARAMS) | set(own)
-    for name, value in est.get_params(deep=False).items():
-        if name in used or _same(value, defaults.get(name, value)):
-            continue
-        engines = (LinearEngine,) + _torch_engines()
-        raise ValueError(
-            f"{name}={value!r} has no effect on {engine.name} ({engine.setting}): it is "
-            f"a parameter of {_users(name, engine, engines)}.  Leave {name} at its default "
-            f"({defaults[name]!r}) or choose that setting.")
+    refuse_unused(est, used, f"{engine.name} ({engine.setting})",
+                  lambda name: _users(name, engine, (LinearEngine,) + _torch_engines()))

@@ -16,6 +16,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from ..nn._backend import resolve_device
+from ..base import refuse_unused
 from ..nn._state import check_finite_outputs, cpu_state, seed_from
 from ..nn._callbacks import CheckFinite, EarlyStopping, Loop, PrintProgress, check_callbacks
 from ..nn._modules import output_size
@@ -128,6 +129,26 @@ class _MetaLearner(BaseEstimator):
         "verbose": ["verbose"],
     }
     __metadata_request__fit = {"tasks": True}
+
+    # parameters read only under another setting: name -> (test, that setting)
+    _conditions = {
+        **{name: (lambda est: est.algorithm != "protonet",
+                  'a gradient-based algorithm (not "protonet": it adapts no weights)')
+           for name in ("inner_lr", "inner_steps", "adapt_steps")},
+        "hidden_layer_sizes": (lambda est: est.backbone == "mlp", 'backbone="mlp"'),
+        **{name: (lambda est: est.backbone != "mlp",
+                  'an image backbone (backbone="conv4" or a torch module)')
+           for name in ("input_shape", "transductive")},
+        "n_iter_no_change": (lambda est: est.early_stopping, "early_stopping=True"),
+    }
+
+    def _check_settings(self):
+        """Refuse a parameter set away from its default that these settings ignore."""
+        used = {name for name in self.get_params(deep=False)
+                if name not in self._conditions or self._conditions[name][0](self)}
+        backbone = self.backbone if isinstance(self.backbone, str) else "a module"
+        refuse_unused(self, used, f"algorithm={self.algorithm!r} with backbone="
+                      f"{backbone!r}", lambda name: self._conditions[name][1])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -135,6 +135,7 @@ default="protonet"
         -------
         self : object
         """
+        self._check_settings()
         X, shape = self._inputs(X, reset=True)
         if y is None:
             raise ValueError(

@@ -141,6 +141,7 @@ class MetaLearnerRegressor(RegressorMixin, _MetaLearner):
         -------
         self : object
         """
+        self._check_settings()
         X, y = validate_data(self, X, y, dtype=np.float32, y_numeric=True)
         tasks = self._check_tasks(tasks, X.shape[0])
         names, counts = np.unique(np.zeros(len(X)) if tasks is None else tasks,
