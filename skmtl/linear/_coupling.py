@@ -8,45 +8,50 @@ of W.  See ``_penalties.py`` for the interface.
 import numbers
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.utils._param_validation import Interval
 
+from ._laplacian import Complete, Graph, laplacian, output_adjacency
 from ._penalties import Penalty
 
 __all__ = ["GraphRegularized", "MeanRegularized", "ClusteredNorm"]
 
 
 class _Quadratic(Penalty):
-    """``1/2 tr(W (Lap + ridge I) W^T)`` for a Laplacian over the outputs."""
+    """``1/2 tr(W (Lap + ridge I) W^T)`` for a Laplacian over the outputs.
 
-    def _laplacian(self, adjacency, out_task, out_group):
-        A = adjacency[np.ix_(out_task, out_task)]
-        A = A * (out_group[:, None] == out_group[None, :])
-        np.fill_diagonal(A, 0.0)
-        return np.diag(A.sum(axis=1)) - A
+    ``bind`` sets ``coupling``, the operator of ``_laplacian.py`` that holds the
+    structure (no dense outputs x outputs matrix unless the outputs are few): the
+    exact solvers read it, and the value, prox and conjugate below go through it.
+    """
 
     def bind(self, out_task, out_group):
         bound = clone(self)
-        lap = self._laplacian(self._adjacency(out_task.max() + 1), out_task, out_group)
-        bound._eig = np.linalg.eigh(lap)
+        out_task, out_group = np.asarray(out_task), np.asarray(out_group)
+        bound.coupling = self._coupling(int(out_task.max()) + 1, out_task, out_group)
         return bound
 
     def value(self, V):
-        lam, U = self._eig
-        proj = V @ U
-        return 0.5 * np.sum(proj**2 * (lam + self.ridge))
+        return self.coupling.value(V)
 
     def prox(self, V, step):
-        lam, U = self._eig
-        return ((V @ U) / (1.0 + step * (lam + self.ridge))) @ U.T
+        return self.coupling.shifted_solve(V, step)
 
     @property
     def has_dual(self):
         return self.ridge > 0  # else the conjugate is infinite off the mean direction
 
     def conjugate(self, V):
-        lam, U = self._eig
-        return 0.5 * np.sum((V @ U) ** 2 / (lam + self.ridge))
+        return self.coupling.inverse_value(V)
+
+
+def _complete(ridge, out_group, weight):
+    """The complete graph over each group of outputs, edge weight ``weight``:
+    ``Lap = m_g (I - P_g) weight`` on group ``g`` of ``m_g`` outputs."""
+    groups = np.unique(out_group, return_inverse=True)[1]
+    sizes = np.bincount(groups)
+    return Complete(ridge, groups, sizes * weight)
 
 
 class GraphRegularized(_Quadratic):
@@ -57,15 +62,16 @@ class GraphRegularized(_Quadratic):
 
     Parameters
     ----------
-    adjacency : array-like of shape (n_tasks, n_tasks), default=None
+    adjacency : {array-like, sparse matrix} of shape (n_tasks, n_tasks), default=None
         Symmetric non-negative task graph, tasks in the order of ``tasks_`` (long
-        format) or of the columns of Y; ``None`` links every pair of tasks.
+        format) or of the columns of Y; ``None`` links every pair of tasks.  It is
+        held sparse: a graph over many tasks needs no dense matrix.
     ridge : float, default=0.1
         Weight of the ridge term, which keeps the problem strongly convex.
     """
 
     _parameter_constraints = {
-        "adjacency": ["array-like", None],
+        "adjacency": ["array-like", "sparse matrix", None],
         "ridge": [Interval(numbers.Real, 0, None, closed="left")],
     }
 
@@ -73,16 +79,27 @@ class GraphRegularized(_Quadratic):
         self.adjacency = adjacency
         self.ridge = ridge
 
+    def _coupling(self, n_tasks, out_task, out_group):
+        if self.adjacency is None:  # every pair of tasks, weight 1
+            return _complete(self.ridge, out_group, 1.0)
+        A = self._adjacency(n_tasks)
+        return Graph(laplacian(output_adjacency(A, out_task, out_group)), self.ridge)
+
     def _adjacency(self, n_tasks):
-        if self.adjacency is None:
-            return 1.0 - np.eye(n_tasks)
-        A = np.asarray(self.adjacency, dtype=np.float64)
+        """The validated adjacency, sparse (a dense one is converted)."""
+        A = self.adjacency
+        A = A.tocsr() if sp.issparse(A) else sp.csr_matrix(np.asarray(A, dtype=np.float64))
+        A = A.astype(np.float64)
         if A.shape != (n_tasks, n_tasks):
             raise ValueError(
                 f"adjacency has shape {A.shape}; expected ({n_tasks}, {n_tasks}), "
                 "one row and column per task."
             )
-        if not np.allclose(A, A.T) or (A < 0).any() or not np.isfinite(A).all():
+        data = A.data
+        asym = abs(A - A.T)
+        scale = np.abs(data).max(initial=0.0)
+        if (not np.isfinite(data).all() or (data < 0).any()
+                or asym.max() > 1e-8 + 1e-5 * scale):
             raise ValueError("adjacency must be symmetric, finite and non-negative.")
         return A
 
@@ -106,8 +123,8 @@ class MeanRegularized(GraphRegularized):
     def __init__(self, ridge=0.1):
         self.ridge = ridge
 
-    def _adjacency(self, n_tasks):
-        return (1.0 - np.eye(n_tasks)) / n_tasks
+    def _coupling(self, n_tasks, out_task, out_group):
+        return _complete(self.ridge, out_group, 1.0 / n_tasks)
 
 
 def _cluster_weights(sigma, offset, k):

@@ -30,6 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from ._grams import long_moments, output_moments, shared_moments
+from ._layout import Blocks, LongLayout
+
 
 @dataclass
 class Block:
@@ -44,6 +47,19 @@ class Block:
 
 class DesignFit:
     """Data-fit term evaluated on the data: ``sum_b loss(X_b W_b + b_b; Y_b, S_b)``.
+
+    The predictions ``Z`` of all blocks are one flat array (the blocks' ``(n_b,
+    m_b)`` predictions one after the other), on which the loss is evaluated at
+    once.  The products with X: in the long format (``blocks`` of
+    :func:`make_blocks`, with a ``layout``) one sparse-dense product each way
+    over all tasks (:class:`~skmtl.linear._layout.LongLayout`); otherwise (the
+    wide format's one block, or a subclass's own ``forward_product`` /
+    ``backward_product``) block by block.
+
+    With the squared loss and an intercept, the targets are centred per output
+    (their weighted means are ``offset``, which the intercept absorbs: the
+    solvers see ``b - offset``), so that the answer and the tolerance do not
+    depend on an offset of y.
 
     Parameters
     ----------
@@ -61,8 +77,22 @@ class DesignFit:
         self.blocks, self.loss = blocks, loss
         self.shape = (n_features, n_outputs)
         self.fit_intercept = fit_intercept
-        sizes = [blk.Y.size for blk in blocks]
-        self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+        layout = getattr(blocks, "layout", None)
+        hooked = (type(self).forward_product is not DesignFit.forward_product
+                  or type(self).backward_product is not DesignFit.backward_product)
+        self.layout = None if hooked else layout
+        if layout is not None:
+            Y, S, self._out, self._seg = layout.Y, layout.S, layout.out, layout.seg
+            self._offsets = layout.entry_bounds
+        else:
+            Y, S, self._out, self._seg, self._offsets = _flatten(blocks, n_outputs)
+        if self.layout is None:
+            self._blocks = list(blocks)
+        self.offset = np.zeros(n_outputs)
+        if loss.quadratic and fit_intercept:  # weighted mean of each output
+            self.offset = np.bincount(self._out, S * Y, n_outputs)
+            Y = np.where(S > 0, Y - self.offset[self._out], 0.0)
+        self._Y, self._S = Y.reshape(1, -1), S.reshape(1, -1)
 
     @property
     def constant_curvature(self):
@@ -77,57 +107,55 @@ class DesignFit:
         """``X_k^T @ R`` for block ``k``; ``R`` of shape (n_k, m_k)."""
         return self.blocks[k].X.T @ R
 
-    def _views(self, Z):
-        for blk, start, stop in zip(self.blocks, self._offsets[:-1], self._offsets[1:]):
-            yield blk, Z[start:stop].reshape(blk.Y.shape)
+    def _products(self, W):
+        if self.layout is not None:
+            return self.layout.forward(W)
+        Z = np.empty(self._offsets[-1])
+        for k, blk in enumerate(self._blocks):
+            Z[self._offsets[k]:self._offsets[k + 1]] = np.asarray(
+                self.forward_product(k, W[:, blk.cols])).reshape(-1)
+        return Z
+
+    def _backward_products(self, R):
+        if self.layout is not None:
+            return self.layout.backward(R)
+        G = np.zeros(self.shape)
+        for k, blk in enumerate(self._blocks):
+            Rb = R[self._offsets[k]:self._offsets[k + 1]].reshape(blk.Y.shape)
+            G[:, blk.cols] += self.backward_product(k, Rb)
+        return G
 
     def forward(self, W, b):
-        Z = np.empty(self._offsets[-1])
-        for k, (blk, Zb) in enumerate(self._views(Z)):
-            Zb[...] = self.forward_product(k, W[:, blk.cols])
-            if b is not None:
-                Zb += b[blk.cols]
+        Z = self._products(W)
+        if b is not None:
+            Z += b[self._out]
         return Z
 
     def _backward(self, R):
-        G = np.zeros(self.shape)
-        gb = np.zeros(self.shape[1]) if self.fit_intercept else None
-        for k, (blk, Rb) in enumerate(self._views(R)):
-            G[:, blk.cols] += self.backward_product(k, Rb)
-            if gb is not None:
-                gb[blk.cols] += Rb.sum(axis=0)
-        return G, gb
+        gb = np.bincount(self._out, R, self.shape[1]) if self.fit_intercept else None
+        return self._backward_products(R), gb
 
     def _residual_gradient(self, Z):
-        R = np.empty_like(Z)
-        for (blk, Zb), (_, Rb) in zip(self._views(Z), self._views(R)):
-            Rb[...] = self.loss.gradient(Zb, blk.Y, blk.S, blk.seg)
-        return R
+        return self.loss.gradient(Z.reshape(1, -1), self._Y, self._S, self._seg).ravel()
 
     def intercept_newton(self, Z):
-        g, h = np.zeros(self.shape[1]), np.zeros(self.shape[1])
-        for blk, Rb in self._views(self._residual_gradient(Z)):
-            g[blk.cols] += Rb.sum(axis=0)
-            h[blk.cols] += self.loss.diagonal_curvature(Rb, blk.Y, blk.S, blk.seg).sum(axis=0)
-        return g, h
+        R = self._residual_gradient(Z).reshape(1, -1)
+        h = self.loss.diagonal_curvature(R, self._Y, self._S, self._seg).ravel()
+        m = self.shape[1]
+        return np.bincount(self._out, R.ravel(), m), np.bincount(self._out, h, m)
 
     def shift(self, Z, delta):
-        Z = Z.copy()
-        for blk, Zb in self._views(Z):
-            Zb += delta[blk.cols]
-        return Z
+        return Z + delta[self._out]
 
     def value(self, W, b, Z):
-        return sum(self.loss.value(Zb, blk.Y, blk.S, blk.seg) for blk, Zb in self._views(Z))
+        return self.loss.value(Z.reshape(1, -1), self._Y, self._S, self._seg)
 
     def gradient(self, W, b, Z):
         return self._backward(self._residual_gradient(Z))
 
     def conjugate(self, W, b, Z, s):
-        R = self._residual_gradient(Z) / s
-        return sum(
-            self.loss.conjugate(Rb, blk.Y, blk.S, blk.seg) for blk, Rb in self._views(R)
-        )
+        R = self._residual_gradient(Z).reshape(1, -1) / s
+        return self.loss.conjugate(R, self._Y, self._S, self._seg)
 
     def lipschitz(self, n_iter=8, seed=0):
         """Power-iteration estimate of the largest curvature (backtracking corrects it)."""
@@ -141,24 +169,47 @@ class DesignFit:
                 break
             W = W / norm
             b = b / norm if b is not None else None
-            Z = self.forward(W, b)
-            for blk, Zb in self._views(Z):
-                Zb *= blk.S
-            W, b = self._backward(Z)
+            W, b = self._backward(self.forward(W, b) * self._S.ravel())
             lam = np.sqrt(np.vdot(W, W) + (np.vdot(b, b) if b is not None else 0.0))
-        return max(lam * self.loss.curvature, 1e-12)
+        return _curvature(lam * self.loss.curvature)
 
     def tol_scale(self):
-        if self.loss.quadratic:
-            total = raw = 0.0
-            for blk in self.blocks:
-                mean = (blk.S * blk.Y).sum(axis=0) if self.fit_intercept else 0.0
-                total += np.vdot(blk.S, (blk.Y - mean) ** 2)
-                raw += np.vdot(blk.S, blk.Y ** 2)
-            return _centred_scale(total, raw, self.rounding)
+        if self.loss.quadratic:  # the targets are centred already (with an intercept)
+            total = np.vdot(self._S, self._Y ** 2)
+            return _centred_scale(total, total, self.rounding)
         b = np.zeros(self.shape[1]) if self.fit_intercept else None
         W = np.zeros(self.shape)
         return max(self.value(W, b, self.forward(W, b)), 1e-300)
+
+
+def _curvature(lam):
+    """A curvature estimate, floored only where it is zero (no data): a floor like
+    ``1e-12`` would stop a fit on X * 1e-8 early (issue 16, item 4)."""
+    return 1.0 if lam == 0 else float(lam)
+
+
+def _flatten(blocks, m):
+    """Flat targets, weights, output of each entry and segments of ``blocks``."""
+    Ys, Ss, outs, starts, sizes, offsets = [], [], [], [], [], [0]
+    for blk in blocks:
+        n_b, m_b = blk.Y.shape
+        Ys.append(blk.Y.reshape(-1))
+        Ss.append(blk.S.reshape(-1))
+        cols = np.arange(m)[blk.cols]
+        outs.append(np.tile(cols, n_b))
+        if blk.seg is not None:
+            base = offsets[-1] + np.arange(n_b)[:, None] * m_b
+            starts.append((base + blk.seg[0][None, :]).reshape(-1))
+            sizes.append(np.tile(blk.seg[1], n_b))
+        else:  # one segment per entry (a binary task, or no segments at all)
+            starts.append(offsets[-1] + np.arange(n_b * m_b))
+            sizes.append(np.ones(n_b * m_b, dtype=int))
+        offsets.append(offsets[-1] + n_b * m_b)
+    seg = None
+    if any(blk.seg is not None for blk in blocks):
+        seg = (np.concatenate(starts), np.concatenate(sizes))
+    return (np.concatenate(Ys).astype(np.float64), np.concatenate(Ss),
+            np.concatenate(outs), seg, np.array(offsets))
 
 
 def _centred_scale(centred, raw, rounding=1e-10):
@@ -167,27 +218,34 @@ def _centred_scale(centred, raw, rounding=1e-10):
     return max(centred, rounding * raw, 1e-300)
 
 
-def _weighted_gram(X, w):
-    """``X^T diag(w) X`` as a dense array, for dense or sparse X."""
-    if np.all(w == w[0]):  # uniform weights: no weighted copy of X
-        G = X.T @ X
-        return w[0] * (np.asarray(G.todense()) if sp.issparse(G) else G)
-    if sp.issparse(X):
-        return np.asarray((X.T @ X.multiply(w[:, None]).tocsr()).todense())
-    Xs = X * np.sqrt(w)[:, None]
-    return Xs.T @ Xs
-
-
 def shared_rows(blocks):
     """Whether every output sees the same rows with the same weights."""
+    if getattr(blocks, "layout", None) is not None:
+        return False
     return len(blocks) == 1 and bool(np.all(blocks[0].S == blocks[0].S[:, :1]))
+
+
+def moments(blocks, fit_intercept=True, shared=None, gram=True, factors=False):
+    """The centred statistics of the squared loss (``_grams.py``) of ``blocks``."""
+    layout = getattr(blocks, "layout", None)
+    if layout is not None:
+        return long_moments(layout, fit_intercept, gram, factors)
+    shared = shared_rows(blocks) if shared is None else shared
+    if shared:
+        blk = blocks[0]
+        return shared_moments(blk.X, blk.Y, blk.S[:, 0], fit_intercept, gram, factors)
+    if len(blocks) == 1:
+        blk = blocks[0]
+        return output_moments(blk.X, blk.Y, blk.S, fit_intercept, gram, factors)
+    raise ValueError("blocks of the long format need their layout (make_blocks)")
 
 
 class GramFit:
     """Squared loss in Gram space, the intercept eliminated by (weighted) centering.
 
-    With ``G_t = X_t^T S_t X_t - mu_t mu_t^T``, ``c_t = X_t^T S_t y_t - mu_t ybar_t``
-    and ``yy_t`` the weighted variance of ``y_t``, the data-fit term is
+    With ``G_t`` the centred weighted Gram matrix of output ``t``, ``c_t`` the
+    centred ``X_t^T S_t y_t`` and ``yy_t`` the weighted variance of ``y_t``
+    (``_grams.py``, offsets removed before the products), the data-fit term is
     ``sum_t 1/2 yy_t - c_t . w_t + 1/2 w_t^T G_t w_t``: one iteration costs
     ``O(p^2 T)`` whatever the number of rows.
     """
@@ -196,39 +254,15 @@ class GramFit:
     has_intercept_variable = False
 
     def __init__(self, blocks, n_features, n_outputs, fit_intercept=True, shared=None):
-        p, m = n_features, n_outputs
-        self.shape = (p, m)
-        shared = shared_rows(blocks) if shared is None else shared
-        if shared:  # one Gram matrix, and every product with X done once
-            blk = blocks[0]
-            X, Y, w = blk.X, blk.Y, blk.S[:, 0]
-            mu = np.asarray(X.T @ w).ravel() if fit_intercept else np.zeros(p)
-            self.ybar = w @ Y if fit_intercept else np.zeros(m)
-            self.G = (_weighted_gram(X, w) - np.outer(mu, mu))[None]
-            self.C = np.asarray(X.T @ (w[:, None] * Y)) - np.outer(mu, self.ybar)
-            self.mu = np.repeat(mu[:, None], m, axis=1)
-            self.yy = w @ Y**2 - self.ybar**2
-            return
-        grams, self.C = [], np.zeros((p, m))
-        self.mu, self.ybar, self.yy = np.zeros((p, m)), np.zeros(m), np.zeros(m)
-        for blk in blocks:
-            cols = np.arange(m)[blk.cols]
-            for j, col in enumerate(cols):
-                w = blk.S[:, j]
-                rows = slice(None) if (w > 0).all() else np.flatnonzero(w)
-                X, y, w = blk.X[rows], blk.Y[rows, j], w[rows]
-                mu = np.asarray(X.T @ w).ravel() if fit_intercept else np.zeros(p)
-                ybar = np.dot(w, y) if fit_intercept else 0.0
-                grams.append(_weighted_gram(X, w) - np.outer(mu, mu))
-                self.C[:, col] = np.asarray(X.T @ (w * y)).ravel() - mu * ybar
-                self.mu[:, col], self.ybar[col] = mu, ybar
-                self.yy[col] = np.dot(w, y**2) - ybar**2
-        self.G = np.stack(grams)  # (1, p, p) if shared, else (m, p, p)
+        self.shape = (n_features, n_outputs)
+        mom = moments(blocks, fit_intercept, shared)
+        self.G, self.C, self.mu, self.ybar, self.yy = mom.G, mom.C, mom.mu, mom.ybar, \
+            mom.yy
 
     def forward(self, W, b=None):
         if self.G.shape[0] == 1:
             return self.G[0] @ W
-        return np.matmul(self.G, W.T[:, :, None])[:, :, 0].T
+        return np.einsum("tij,jt->it", self.G, W)
 
     def gram_column(self, j):
         """Column ``j`` of every task's Gram matrix, shape (p, m) or (p, 1)."""
@@ -254,10 +288,11 @@ class GramFit:
         return -(self.yy.sum() - cw) / s + 0.5 * rr / s**2
 
     def lipschitz(self):
-        return max(float(np.linalg.eigvalsh(self.G)[:, -1].max()), 1e-12)
+        return _curvature(float(np.linalg.eigvalsh(self.G)[:, -1].max()))
 
     def tol_scale(self):
-        return _centred_scale(self.yy.sum(), (self.yy + self.ybar ** 2).sum())
+        # centred before the products: no uncentred term to round (issue 16, item 2)
+        return _centred_scale(self.yy.sum(), self.yy.sum())
 
     def intercept(self, W):
         return self.ybar - np.einsum("jt,jt->t", self.mu, W)
@@ -268,12 +303,12 @@ def make_blocks(table, targets, segmented=False):
 
     ``targets[t]`` has shape (n_t, k_t): ``k_t`` outputs for task ``t``.  The wide
     format gives one block over the shared X (missing labels weigh zero); the long
-    format gives one block per task over its own rows.
+    format gives one block per task over its own rows: a :class:`~skmtl.linear.
+    _layout.Blocks` sequence over one :class:`~skmtl.linear._layout.LongLayout`
+    (``blocks.layout``), which the data-fit terms use to treat all tasks at once.
 
     Returns ``(blocks, out_task)``, ``out_task[j]`` the task of output ``j``.
     """
-    from .._tasks import take_rows
-
     sizes = np.array([E.shape[1] for E in targets])
     bounds = np.concatenate([[0], np.cumsum(sizes)])
     out_task = np.repeat(np.arange(len(targets)), sizes)
@@ -286,10 +321,27 @@ def make_blocks(table, targets, segmented=False):
             S[rows, cols] = w[:, None]
         seg = (bounds[:-1], sizes) if segmented and (sizes > 1).any() else None
         return [Block(table.X, Y, S, slice(0, m), seg)], out_task
-    blocks = []
-    for t, (rows, E, w) in enumerate(zip(table.rows, targets, table.weights)):
-        seg = (np.array([0]), sizes[t : t + 1]) if segmented and sizes[t] > 1 else None
-        S = np.repeat(w[:, None], sizes[t], axis=1)
-        X = take_rows(table.X, rows)
-        blocks.append(Block(X, np.asarray(E, float), S, slice(bounds[t], bounds[t + 1]), seg))
-    return blocks, out_task
+    return _long_blocks(table, targets, sizes, bounds, segmented), out_task
+
+
+def _long_blocks(table, targets, sizes, bounds, segmented):
+    """The long format's blocks over one :class:`LongLayout` (no copy of X when the
+    tasks' row slices follow each other, as :func:`~skmtl._tasks.split_tasks`
+    makes them)."""
+    from .._tasks import take_rows
+
+    starts = np.array([r.start for r in table.rows], dtype=np.int64)
+    stops = np.array([r.stop for r in table.rows], dtype=np.int64)
+    X = table.X
+    if starts.size and (starts[0] != 0 or np.any(starts[1:] != stops[:-1])):
+        X = sp.vstack([take_rows(X, r) for r in table.rows]).tocsr() if sp.issparse(X) \
+            else np.concatenate([X[r] for r in table.rows])
+        stops = np.cumsum(stops - starts)
+    row_bounds = np.concatenate([[0], stops])
+    if row_bounds[-1] != X.shape[0]:
+        X = X[: row_bounds[-1]]
+    Y = np.concatenate([np.asarray(E, dtype=np.float64).reshape(-1) for E in targets])
+    w = np.concatenate(table.weights)
+    S = np.repeat(w, np.repeat(sizes, np.diff(row_bounds)))
+    layout = LongLayout(X, row_bounds, bounds, Y, S, segmented)
+    return Blocks(layout, segmented)

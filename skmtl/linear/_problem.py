@@ -1,9 +1,10 @@
 """A data-fit term, a bound penalty and the solver that suits them.
 
-:func:`make_problem` is the one place that picks the data-fit form (data space or
-Gram space) and the solver (FISTA or block coordinate descent), from what each
-solver declares it needs (:class:`~skmtl.linear._fista.FISTA`,
-:class:`~skmtl.linear._bcd.BCD`) and from the cost of the two forms.
+:func:`make_problem` is the one place that picks the data-fit form (data space,
+Gram space or a factorization) and the solver (an exact solve, coordinate descent
+or FISTA), from what each solver declares it needs (:class:`~skmtl.linear.
+_exact.Exact`, :class:`~skmtl.linear._bcd.BCD`, :class:`~skmtl.linear._fista.
+FISTA`) and from the cost of the forms.
 """
 
 import numpy as np
@@ -11,6 +12,7 @@ import scipy.sparse as sp
 
 from ._bcd import BCD
 from ._datafit import DesignFit, GramFit, shared_rows
+from ._exact import Exact, Spectral, factorizable
 from ._fista import FISTA
 
 __all__ = ["Problem", "make_problem", "use_gram"]
@@ -21,11 +23,16 @@ class Problem:
 
     Parameters
     ----------
-    datafit : DesignFit, GramFit or the like
+    datafit : DesignFit, GramFit, Spectral or the like
     penalty : Penalty
         Bound to the outputs (``penalty.bind``).
     use_cd : bool
         Block coordinate descent (:class:`BCD`) rather than :class:`FISTA`.
+    solver : Solver, default=None
+        The solver itself (e.g. :class:`Exact`); None: as ``use_cd`` says.
+    least_squares : callable, default=None
+        Returns a :class:`Spectral` factorization of the same squared loss: at
+        ``alpha = 0`` the problem is then solved as least squares, exactly.
 
     Raises
     ------
@@ -33,11 +40,14 @@ class Problem:
         When ``datafit`` or ``penalty`` lacks what the solver needs.
     """
 
-    def __init__(self, datafit, penalty, use_cd):
+    def __init__(self, datafit, penalty, use_cd, solver=None, least_squares=None):
         self.datafit, self.penalty, self.use_cd = datafit, penalty, use_cd
         self.shape = datafit.shape
-        self.solver = BCD() if use_cd else FISTA()
+        self.solver = solver if solver is not None else (BCD() if use_cd else FISTA())
         self.solver.check(datafit, penalty)
+        self._least_squares = least_squares
+        # the intercept the solver sees is b - offset (DesignFit centres y)
+        self._offset = getattr(datafit, "offset", None)
 
     @property
     def gram(self):
@@ -45,13 +55,23 @@ class Problem:
         return not self.datafit.has_intercept_variable
 
     def start(self):
-        """Zero coefficients, and zero intercepts where they are variables."""
+        """Zero coefficients, and where they are variables the intercepts of W = 0
+        (the targets' means, with the squared loss)."""
         V = self.penalty.variable(np.zeros(self.shape))
-        fit_b = not self.gram and self.datafit.fit_intercept
-        return V, (np.zeros(self.shape[1]) if fit_b else None)
+        if self.gram or not self.datafit.fit_intercept:
+            return V, None
+        b = np.zeros(self.shape[1])
+        return V, (b if self._offset is None else b + self._offset)
 
     def solve(self, alpha, V, b, *, max_iter, tol, verbose=0):
         """Returns ``(V, intercept, gap, n_iter, converged)``."""
+        if not alpha > 0 and self._least_squares is not None:
+            fit = self._least_squares()
+            if fit is not None:
+                W = fit.least_squares()
+                return self.penalty.variable(W), fit.intercept(W), np.nan, 1, True
+        if b is not None and self._offset is not None:
+            b = b - self._offset
         V, b, gap, n_iter, converged = self.solver.solve(
             self.datafit, self.penalty, alpha, V, b, max_iter=max_iter, tol=tol,
             verbose=verbose)
@@ -59,11 +79,19 @@ class Problem:
             b = self.datafit.intercept(self.penalty.coef(V))
         elif b is None:
             b = np.zeros(self.shape[1])
+        elif self._offset is not None:
+            b = b + self._offset
         return V, b, gap, n_iter, converged
 
 
 def _pass_cost(blocks):
     """Multiply-adds of one product with X: its nonzeros times the outputs it feeds."""
+    layout = getattr(blocks, "layout", None)
+    if layout is not None:
+        X = layout.X
+        if sp.issparse(X):
+            return int(np.diff(X.tocsr().indptr)[layout.row].sum())
+        return layout.Y.size * X.shape[1]
     total = 0
     for blk in blocks:
         entries = blk.X.nnz if sp.issparse(blk.X) else blk.X.size
@@ -71,16 +99,20 @@ def _pass_cost(blocks):
     return total
 
 
-def use_gram(blocks, n_features, n_outputs, shared, precompute="auto"):
+def use_gram(blocks, n_features, n_outputs, shared, precompute="auto", cd=False):
     """Whether the Gram form is asked for (``precompute`` a bool) or cheaper.
 
     ``"auto"``: when the Gram matrices (one if the rows are ``shared``, else one per
-    output) hold no more entries than one pass over the data, at most ``5e7``.
+    output) hold no more entries than one pass over the data, at most ``5e7``;
+    with ``cd`` (coordinate descent takes the problem) and one Gram matrix per
+    output, up to 8 passes: an epoch of coordinate descent costs about what the
+    Gram matrices hold, and does the work of many iterations of FISTA.
     """
     if precompute != "auto":
         return bool(precompute)
     grams = n_outputs if not shared else 1
-    return grams * n_features**2 <= min(_pass_cost(blocks), 5e7)
+    budget = _pass_cost(blocks) * (8 if cd and not shared else 1)
+    return grams * n_features**2 <= min(budget, 5e7)
 
 
 def make_problem(blocks, loss, penalty, n_features, n_outputs, *, fit_intercept=True,
@@ -97,13 +129,17 @@ def make_problem(blocks, loss, penalty, n_features, n_outputs, *, fit_intercept=
     n_features, n_outputs : int
     fit_intercept : bool, default=True
     solver : {"auto", "fista", "cd"}, default="auto"
-        ``"auto"``: coordinate descent where the solver accepts the penalty and the
-        loss (``"l21"`` and the squared loss), every output sees the same rows, and
-        the Gram form is used; else FISTA.  ``"cd"``: coordinate descent, refused
-        when :class:`BCD`'s requirements are not met.
+        ``"auto"``: with the squared loss and a penalty that declares a quadratic
+        coupling (``"l2"``, ``"mean"``, ``"graph"``), the exact solve
+        (:class:`Exact`) when its factorization fits in memory; else coordinate
+        descent where the solver accepts the penalty and the loss (``"l21"``,
+        ``"l1"`` and the squared loss) and the Gram form is used; else FISTA.
+        ``"cd"``: coordinate descent, refused when :class:`BCD`'s requirements are
+        not met.  ``"fista"``: FISTA.
     precompute : {"auto", True, False}, default="auto"
-        The Gram form (squared loss only) when True, or when cheaper (``"auto"``,
-        see :func:`use_gram`); coordinate descent always uses it.
+        The Gram form (squared loss only) of the iterative solvers when True, or
+        when cheaper (``"auto"``, see :func:`use_gram`); coordinate descent always
+        uses it.
     design : callable, default=None
         ``design(blocks, loss, n_features, n_outputs, fit_intercept)`` returns a
         data-space datafit (``DesignFit``-like, e.g. X on a torch device), which
@@ -124,10 +160,25 @@ def make_problem(blocks, loss, penalty, n_features, n_outputs, *, fit_intercept=
     if solver == "cd" and not fits_cd:
         BCD().check(GramFit if gram_form else DesignFit, penalty)
     shared = shared_rows(blocks)
-    gram = use_gram(blocks, p, m, shared, precompute)
-    use_cd = solver == "cd" or (solver == "auto" and fits_cd and shared and gram)
     if design is not None:
         return Problem(design(blocks, loss, p, m, fit_intercept), penalty, False)
+    exact = gram_form and factorizable(blocks, p, m)
+    least_squares = None
+    if exact:
+        cache = []
+
+        def least_squares():  # built at the first alpha = 0, then kept
+            if not cache:
+                cache.append(Spectral(blocks, p, m, fit_intercept, shared))
+            return cache[0]
+
+        if solver == "auto" and Exact().accepts(Spectral, penalty):
+            fit = least_squares()
+            return Problem(fit, penalty, False, solver=Exact(), least_squares=lambda: fit)
+    gram = use_gram(blocks, p, m, shared, precompute, cd=fits_cd)
+    use_cd = solver == "cd" or (solver == "auto" and fits_cd and gram)
     if gram_form and (use_cd or gram):
-        return Problem(GramFit(blocks, p, m, fit_intercept, shared), penalty, use_cd)
-    return Problem(DesignFit(blocks, loss, p, m, fit_intercept), penalty, use_cd)
+        fit = GramFit(blocks, p, m, fit_intercept, shared)
+    else:
+        fit = DesignFit(blocks, loss, p, m, fit_intercept)
+    return Problem(fit, penalty, use_cd, least_squares=least_squares)
