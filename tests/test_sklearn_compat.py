@@ -182,3 +182,39 @@ def test_class_weight_is_per_task_and_names_unknown_labels():
                            base.fit(X, LABELS, tasks=tasks).coef_)
     with pytest.raises(ValueError, match=r"class_weight has labels \[7\]"):
         MultiTaskClassifier(class_weight={7: 2.0}).fit(X, LABELS, tasks=tasks)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_lasso_on_sparse_and_weighted_data(sparse, weighted):
+    import scipy.sparse as sp
+
+    Xs = sp.csr_matrix(np.where(np.abs(X) > 0.7, X, 0.0)) if sparse else X
+    w = WEIGHTS if weighted else None
+    ref = Lasso(alpha=0.02, tol=1e-12, max_iter=100000).fit(Xs, y, sample_weight=w)
+    ours = MultiTaskRegressor("l1", alpha=0.02, **TIGHT).fit(Xs, y, w)
+    # sklearn scales its weights to sum to n_samples: each task's weighted mean
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-6)
+    np.testing.assert_allclose(ours.intercept_, ref.intercept_, atol=1e-6)
+
+
+def test_ill_conditioned_ridge():
+    Xc = X @ np.diag([1.0, 1.0, 1e-3, 1e3, 1.0])  # condition number ~1e6
+    Xc[:, 1] = Xc[:, 0] + 1e-4 * X[:, 1]
+    ref = Ridge(alpha=1e-2 * N).fit(Xc, y)
+    ours = MultiTaskRegressor("l2", alpha=1e-2, tol=1e-14, max_iter=200000).fit(Xc, y)
+    np.testing.assert_allclose(ours.predict(Xc), ref.predict(Xc), atol=1e-5)
+
+
+def test_the_cv_estimator_chooses_multitasklassocvs_alpha_on_the_same_folds():
+    from sklearn.linear_model import MultiTaskLassoCV
+    from sklearn.model_selection import KFold
+
+    folds = list(KFold(4, shuffle=True, random_state=0).split(X))
+    grid = np.geomspace(1.0, 1e-3, 12)
+    ref = MultiTaskLassoCV(alphas=grid, cv=folds, tol=1e-10, max_iter=100000).fit(X, Y)
+    ours = MultiTaskRegressorCV("l21", alphas=grid, cv=folds, tol=1e-10,
+                                max_iter=100000).fit(X, Y)
+    assert ours.alpha_ == ref.alpha_
+    np.testing.assert_allclose(ours.mse_path_, ref.mse_path_, rtol=1e-6)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-6)

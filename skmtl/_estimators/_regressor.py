@@ -23,8 +23,10 @@ class MultiTaskRegressor(RegressorMixin, _MultiTaskLinear):
     i.e. the sum over tasks of each task's weighted mean squared error.  With every
     label present and shared X, ``penalty="l21"`` is exactly sklearn's
     :class:`~sklearn.linear_model.MultiTaskLasso`; ``alpha`` maps to MALSAR's
-    ``rho1`` as ``rho1 = 2 n_t alpha`` on tasks of equal size ``n_t`` (MALSAR sums
-    the squared errors without the mean and the 1/2).
+    ``rho1`` as ``rho1 = n_t alpha`` on tasks of equal size ``n_t`` (MALSAR's
+    ``Least_*`` functions sum a task's squared errors, with the 1/2, instead of
+    averaging them; ``Least_Dirty`` also drops the 1/2, and the ``Logistic_*``
+    functions average per task, so there ``rho1 = alpha``; see :doc:`/scaling`).
 
     Parameters
     ----------
