@@ -78,6 +78,7 @@ class MultiTaskMixin:
     __metadata_request__fit = {"tasks": True}
     __metadata_request__predict = {"tasks": True}
     __metadata_request__score = {"tasks": True}
+    __metadata_request__partial_fit = {"tasks": True}
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -99,8 +100,10 @@ class MultiTaskMixin:
         if tasks is None:
             raise ValueError(
                 "This model was fit with tasks= (long format): pass tasks= to "
-                "predict/score too, one task label per row.  In GridSearchCV or "
-                "cross_validate, a named scorer such as scoring='r2' never passes "
+                "predict/score too, one task label per row.  Inside a Pipeline, "
+                "tasks reach this step only with metadata routing on: "
+                "sklearn.set_config(enable_metadata_routing=True).  In GridSearchCV "
+                "or cross_validate, a named scorer such as scoring='r2' never passes "
                 "tasks to predict: use skmtl.metrics.make_task_scorer."
             )
         return encode_tasks(self.tasks_, tasks, n_samples)

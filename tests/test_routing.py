@@ -135,3 +135,34 @@ def test_clone_and_pickle_keep_the_model(Est):
     fresh = clone(est)
     assert not hasattr(fresh, "coef_")
     assert fresh.get_params() == est.get_params()
+
+
+def test_every_method_that_takes_tasks_requests_them():
+    routing = MultiTaskClassifier().get_metadata_routing()
+    for method in ("fit", "partial_fit", "predict", "predict_proba", "predict_log_proba",
+                   "decision_function", "score"):
+        assert getattr(routing, method).requests["tasks"] is True, method
+
+
+def test_an_auc_scorer_on_probabilities_gets_the_tasks_in_a_pipeline(routing):
+    from sklearn.metrics import roc_auc_score
+
+    X, y, tasks = _long_problem()
+    labels = (y > np.median(y)).astype(int)
+    pipe = make_pipeline(StandardScaler(), MultiTaskClassifier(penalty="l2", alpha=0.01))
+    scorer = make_task_scorer(roc_auc_score, response_method="predict_proba")
+    search = GridSearchCV(pipe, {"multitaskclassifier__alpha": [0.01, 0.1]},
+                          cv=KFold(3, shuffle=True, random_state=0), scoring=scorer,
+                          error_score="raise")
+    search.fit(X, labels, tasks=tasks)
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+    proba = search.best_estimator_.predict_proba(X, tasks=tasks)
+    assert proba.shape == (len(X), 2)
+
+
+def test_without_routing_the_message_names_set_config():
+    X, y, tasks = _long_problem()
+    pipe = make_pipeline(StandardScaler(), MultiTaskRegressor(penalty="mean"))
+    pipe.fit(X, y, multitaskregressor__tasks=tasks)
+    with pytest.raises(ValueError, match=r"enable_metadata_routing=True"):
+        pipe.score(X, y)

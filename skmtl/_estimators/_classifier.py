@@ -107,6 +107,10 @@ class MultiTaskClassifier(ClassifierMixin, _MultiTaskLinear):
         "class_weight": [dict, StrOptions({"balanced"}), None],
     }
     _own_params = ("class_weight",)  # it weighs the rows, for every configuration
+    # every method that takes tasks requests them (a scorer on probabilities too)
+    __metadata_request__predict_proba = {"tasks": True}
+    __metadata_request__predict_log_proba = {"tasks": True}
+    __metadata_request__decision_function = {"tasks": True}
 
     def __init__(self, penalty="l21", alpha=1.0, *, loss="logistic", fit_intercept=True,
                  solver="auto", max_iter=1000, tol=1e-4,

@@ -67,6 +67,7 @@ class MultiTaskEstimator(_MultiTaskLinear):
         "task_types": [dict, list, None],
     }
     _own_params = ("task_types",)
+    __metadata_request__predict_proba = {"tasks": True}
 
     def __init__(self, task_types=None, *, hidden_layer_sizes=(100,), activation="relu",
                  dropout=0.0, batch_norm=False, architecture="shared", n_experts=4,
