@@ -17,6 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 from ..base import Engine
 from ._datafit import make_blocks
 from ._penalties import Dirty
+from ._path import alpha_max
 from ._problem import make_problem
 from ._registry import get_penalty
 
@@ -67,6 +68,14 @@ class LinearEngine(Engine):
         """Solve ``problem`` at ``alpha`` (from the last solution with warm_start)."""
         V, b = self.initial(est, problem)
         self.store(est, problem, *problem.solve(self.alpha, V, b, **self.solver_params()))
+        if problem.penalty.is_norm and self.alpha > 0 and not np.any(est.coef_):
+            top = alpha_max(problem)
+            warnings.warn(
+                f"Every coefficient is zero: alpha={self.alpha:.3g} is at or above "
+                f"alpha_max={top:.3g}, the smallest alpha whose solution is all zero "
+                f"on this data, so the model predicts each task's mean.  Use a smaller "
+                f"alpha (e.g. {top / 10:.3g}) or choose it by cross-validation "
+                "(MultiTaskRegressorCV / MultiTaskClassifierCV).", UserWarning)
 
     def initial(self, est, problem):
         """Zero, or with ``warm_start`` the last solution, or a ``coef_`` (and
