@@ -1,14 +1,17 @@
 """GridSearchCV and our own n_jobs through joblib's dask and ray backends.
 
 Each backend runs a real local cluster of worker processes on the loopback
-interface (free ports, so pytest-xdist workers do not collide).  A recording
+interface (free ports, so pytest-xdist workers do not collide); the tests check,
+in /proc, that every socket the cluster's processes listen on is a loopback one.  A recording
 scorer notes, in a file, the process it ran in: the tests check that the work ran
 on the cluster's workers, with scikit-learn's configuration (metadata routing)
 carried there, and that the scores equal those of a sequential run.
 """
 
+import ipaddress
 import json
 import os
+import secrets
 import sys
 import uuid
 
@@ -81,18 +84,93 @@ def dask_client():
 
 @pytest.fixture(scope="module")
 def ray_cluster():
-    ray = pytest.importorskip("ray")
-    from ray.util.joblib import register_ray
+    with pytest.MonkeyPatch.context() as mp:
+        # On Linux Ray replaces a loopback node address (_node_ip_address="127.0.0.1"
+        # included) with the machine's, and its gRPC servers (GCS, raylet, every
+        # worker) then listen on all interfaces.  Switched off, "clusters" make the
+        # node address 127.0.0.1 and every server binds loopback only.  Read when
+        # ray is imported; the constant is set too for a ray imported earlier.
+        mp.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        # token authentication (Ray >= 2.52) with a token of this session only:
+        # nothing is written to ~/.ray, and no other process can drive the cluster
+        mp.setenv("RAY_AUTH_MODE", "token")
+        mp.setenv("RAY_AUTH_TOKEN", secrets.token_hex(32))
+        ray = pytest.importorskip("ray")
+        from ray._private import ray_constants
+        from ray.util.joblib import register_ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             logging_level="ERROR", _node_ip_address="127.0.0.1")
-    register_ray()
-    # ray's workers do not have pytest's sys.path: send this module's code along
-    module = sys.modules[__name__]
-    ray.cloudpickle.register_pickle_by_value(module)
-    yield ray
-    ray.cloudpickle.unregister_pickle_by_value(module)
-    ray.shutdown()
+        mp.setattr(ray_constants, "ENABLE_RAY_CLUSTER", False, raising=False)
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 logging_level="ERROR")
+        register_ray()
+        # ray's workers do not have pytest's sys.path: send this module's code along
+        module = sys.modules[__name__]
+        ray.cloudpickle.register_pickle_by_value(module)
+        yield ray
+        ray.cloudpickle.unregister_pickle_by_value(module)
+        ray.shutdown()
+
+
+def _descendants(pid):
+    """``pid`` and every process started from it (Linux /proc)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    found, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        found.add(p)
+        todo.extend(c for c in children.get(p, []) if c not in found)
+    return found
+
+
+def _listening(pids):
+    """(address, port) of every TCP socket in LISTEN state held by ``pids``."""
+    inodes = set()
+    for pid in pids:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        except OSError:  # gone, or not ours to read
+            continue
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not os.path.exists(table):
+            continue
+        with open(table) as f:
+            for line in f.read().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                    address, port = fields[1].split(":")
+                    found.append((_ip(address), int(port, 16)))
+    return found
+
+
+def _ip(hex_address):
+    """An address of /proc/net/tcp{,6} (32-bit words in host byte order) as text."""
+    raw = bytes.fromhex(hex_address)
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    address = ipaddress.ip_address(words)
+    return str(getattr(address, "ipv4_mapped", None) or address)
+
+
+def _assert_loopback_only(pids):
+    sockets = _listening(pids)
+    assert sockets, "no listening socket found: the check would prove nothing"
+    exposed = [(a, p) for a, p in sockets if not _is_loopback(a)]
+    assert not exposed, f"listening beyond loopback: {exposed} (all: {sockets})"
+
+
+def _is_loopback(address):
+    return ipaddress.ip_address(address).is_loopback
 
 
 def _on_dask_workers(client):
@@ -200,6 +278,47 @@ def test_grid_search_on_dask(dask_client, case, routing, tmp_path):
 
 def test_cv_estimators_on_dask(dask_client, routing, tmp_path):
     _check_cv_estimators("dask", _on_dask_workers(dask_client), tmp_path / "notes")
+
+
+linux_proc = pytest.mark.skipif(not os.path.exists("/proc/net/tcp"),
+                                reason="reads the listening sockets in Linux's /proc")
+
+
+@linux_proc
+def test_dask_cluster_listens_on_loopback_only(dask_client):
+    _assert_loopback_only(_descendants(os.getpid()))
+    assert all(a.startswith("tcp://127.0.0.1:") for a in dask_client.scheduler_info()["workers"])
+
+
+@linux_proc
+def test_ray_cluster_listens_on_loopback_only(ray_cluster):
+    """GCS, raylet, agents, task workers and actors: nothing on another interface."""
+    @ray_cluster.remote
+    class Probe:
+        def pid(self):
+            return os.getpid()
+
+    actor = Probe.remote()  # an actor and task workers: each has its own gRPC server
+    pids = {ray_cluster.get(actor.pid.remote()),
+            *ray_cluster.get([ray_cluster.remote(_pid).remote() for _ in range(2)])}
+    ray_processes = _descendants(os.getpid())
+    assert pids <= ray_processes
+    names = {_name_of(p) for p in ray_processes}
+    assert {"gcs_server", "raylet"} <= names
+    _assert_loopback_only(ray_processes)
+    assert ray_cluster.util.get_node_ip_address() == "127.0.0.1"
+
+
+def _pid():
+    return os.getpid()
+
+
+def _name_of(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return None
 
 
 def test_ray_backend(ray_cluster, routing, tmp_path):
