@@ -173,6 +173,22 @@ class DesignFit:
             lam = np.sqrt(np.vdot(W, W) + (np.vdot(b, b) if b is not None else 0.0))
         return _curvature(lam * self.loss.curvature)
 
+    def lipschitz_parts(self, n_iter=8, seed=0):
+        """The curvatures in W alone (power iteration) and in the intercepts alone
+        (exact: the loss's curvature times each output's weight, 1), for FISTA's
+        two step sizes; their sum bounds the joint curvature."""
+        rng = np.random.default_rng(seed)
+        W, lam = rng.standard_normal(self.shape), 0.0
+        for _ in range(n_iter):
+            norm = np.sqrt(np.vdot(W, W))
+            if not norm > 0:
+                break
+            W = self._backward_products(self._products(W / norm) * self._S.ravel())
+            lam = np.sqrt(np.vdot(W, W))
+        weight = np.bincount(self._out, self._S.ravel(), self.shape[1]).max(initial=0.0)
+        return _curvature(lam * self.loss.curvature), _curvature(
+            weight * self.loss.curvature)
+
     def tol_scale(self):
         if self.loss.quadratic:  # the targets are centred already (with an intercept)
             total = np.vdot(self._S, self._Y ** 2)

@@ -86,7 +86,15 @@ def fista(datafit, penalty, alpha, V, b, *, max_iter=1000, tol=1e-4, verbose=0,
     """
     coef = penalty.coef
     use_gap = penalty.has_dual and alpha > 0
-    L = L0 = datafit.lipschitz() * penalty.lipschitz_factor
+    # the step of the intercept has its own scale (kappa L): with X far from unit
+    # scale, one step for both would leave one of them all but frozen
+    if b is not None and hasattr(datafit, "lipschitz_parts"):
+        L, Lb = datafit.lipschitz_parts()
+        L *= penalty.lipschitz_factor
+        kappa = Lb / L if np.isfinite(L) and L > 0 else 1.0
+    else:
+        L, kappa = datafit.lipschitz() * penalty.lipschitz_factor, 1.0
+    L0 = L
     if not np.isfinite(L0):  # the backtracking below would never end
         raise ValueError(
             f"The curvature of the data-fit term is {L0}: the values of X (or y) "
@@ -105,18 +113,18 @@ def fista(datafit, penalty, alpha, V, b, *, max_iter=1000, tol=1e-4, verbose=0,
             L = max(0.9 * L, 1e-3 * L0)
         while True:
             xn = penalty.prox(y - Gy / L, alpha / L)
-            bn = None if by is None else by - gb / L
+            bn = None if by is None else by - gb / (kappa * L)
             Zn = datafit.forward(coef(xn), bn)
             fn = datafit.value(coef(xn), bn, Zn)
             d, db = xn - y, (None if bn is None else bn - by)
-            step2 = _dot(d, d, db, db)
+            step2 = _dot(d, d, None if db is None else kappa * db, db)
             slack = 1e-12 * max(abs(fy), scale)  # rounding in the function values
             if fn <= fy + _dot(Gy, d, gb, db) + 0.5 * L * step2 + slack or L > 1e12 * L0:
                 break
             L *= 2.0
             calm_until = it + 10  # after a backtrack, hold L for a while
         # adaptive restart when the momentum points uphill
-        if _dot(y - xn, xn - x, None if bn is None else by - bn,
+        if _dot(y - xn, xn - x, None if bn is None else kappa * (by - bn),
                 None if bn is None else bn - bx) > 0:
             t = 1.0
         t_next = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
@@ -133,13 +141,13 @@ def fista(datafit, penalty, alpha, V, b, *, max_iter=1000, tol=1e-4, verbose=0,
             if it % check_every and it not in (1, max_iter):
                 continue
             gap, gb2 = duality_gap(datafit, penalty, alpha, x, bx, Zx)
-            converged = gap <= tol * scale and gb2 / L <= tol * scale
+            converged = gap <= tol * scale and gb2 / (kappa * L) <= tol * scale
             if bx is not None and (converged or it == max_iter):
                 # certified only at the best intercept for this W (a Newton solve, so
                 # only once the cheap gap at the current intercept is small)
                 bg, Zg = best_intercept(datafit, coef(x), bx, Zx)
                 gap, gb2 = duality_gap(datafit, penalty, alpha, x, bg, Zg)
-                converged = gap <= tol * scale and gb2 / L <= tol * scale
+                converged = gap <= tol * scale and gb2 / (kappa * L) <= tol * scale
                 if converged or it == max_iter:  # the better intercept for the same W
                     bx, Zx = bg, Zg
         else:
