@@ -3,10 +3,9 @@
 A pickle (``joblib.dump``) runs whatever code its file names when it is loaded, so
 a model file from elsewhere is a program.  These formats hold data only:
 
-* :func:`save_npz` / :func:`load_npz`: a NumPy ``.npz`` of the fitted arrays, and
-  the parameters and other fitted values as JSON, read back with
-  ``allow_pickle=False``.  For the numpy models (and the torch backend's linear
-  model).
+* :func:`save_npz` / :func:`load_npz`: for the numpy models (and the torch linear
+  model), a ``.npz`` of the fitted arrays, the parameters and other fitted values
+  as JSON, read back with ``allow_pickle=False``.
 * :func:`save_weights` / :func:`load_weights`: for the torch networks, the same
   state plus the network's ``state_dict`` in a ``torch.save`` file of tensors,
   strings and numbers only, read back with ``torch.load(weights_only=True)``.
@@ -18,9 +17,8 @@ that names any other class is refused.  What cannot be stored that way (a
 at saving with the name of the attribute.  The optimizer state of a network is not
 kept: a loaded network predicts, and a later ``fit`` starts afresh.
 
-`skops <https://skops.readthedocs.io>`_ (``skops.io.dump`` / ``load``) is the
-other way: it loads the numpy models once the skmtl types it lists are trusted.
-"""
+`skops <https://skops.readthedocs.io>`_ (``skops.io``) loads the numpy models too,
+once the types it lists are trusted (skmtl's, and for now ``numpy.dtype``)."""
 
 import importlib
 import json
@@ -265,18 +263,22 @@ def load_npz(path):
 
     Examples
     --------
-    >>> import os, tempfile
+    A classifier with string labels and task ids, in a folder that is removed
+    afterwards:
+
+    >>> from tempfile import TemporaryDirectory
     >>> import numpy as np
     >>> from skmtl import MultiTaskClassifier
     >>> from skmtl.persistence import load_npz, save_npz
-    >>> rng = np.random.RandomState(0)
-    >>> X, tasks = rng.randn(40, 3), np.repeat(["north", "south"], 20)
-    >>> y = np.where(X[:, 0] + 0.3 * rng.randn(40) > 0, "buy", "pass")
+    >>> X = np.random.RandomState(0).randn(40, 3)
+    >>> tasks = np.repeat(["north", "south"], 20)
+    >>> y = np.where(X[:, 0] + X[:, 1] > 0, "buy", "pass")
     >>> model = MultiTaskClassifier(alpha=0.01).fit(X, y, tasks=tasks)
-    >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
-    >>> save_npz(model, path)
-    >>> loaded = load_npz(path)
-    >>> bool((loaded.predict(X, tasks=tasks) == model.predict(X, tasks=tasks)).all())
+    >>> with TemporaryDirectory() as folder:
+    ...     save_npz(model, f"{folder}/model.npz")
+    ...     loaded = load_npz(f"{folder}/model.npz")
+    >>> north = ["north"] * 3
+    >>> loaded.predict(X[:3], tasks=north).tolist() == model.predict(X[:3], tasks=north).tolist()
     True
     """
     with np.load(path, allow_pickle=False) as data:
@@ -305,15 +307,16 @@ def save_weights(est, path):
 
     Examples
     --------
-    >>> import os, tempfile
+    >>> from pathlib import Path
+    >>> from tempfile import mkdtemp
     >>> import numpy as np
     >>> from skmtl import MultiTaskRegressor
     >>> from skmtl.persistence import load_weights, save_weights
-    >>> rng = np.random.RandomState(0)
-    >>> X, Y = rng.randn(40, 3), rng.randn(40, 2)
+    >>> X = np.random.RandomState(0).randn(40, 3)
+    >>> Y = np.column_stack([X.sum(axis=1), np.tanh(X[:, 0])])
     >>> net = MultiTaskRegressor(backend="torch", hidden_layer_sizes=(8,),
     ...                          max_epochs=5, random_state=0).fit(X, Y)
-    >>> path = os.path.join(tempfile.mkdtemp(), "net.pt")
+    >>> path = Path(mkdtemp()) / "net.pt"
     >>> save_weights(net, path)
     >>> np.allclose(load_weights(path).predict(X), net.predict(X))
     True
@@ -351,19 +354,19 @@ def load_weights(path, *, module=None):
 
     Examples
     --------
-    >>> import os, tempfile
+    A three-class network shared by two tasks, its file in a temporary folder:
+
+    >>> from tempfile import TemporaryDirectory
     >>> import numpy as np
     >>> from skmtl import MultiTaskClassifier
     >>> from skmtl.persistence import load_weights, save_weights
-    >>> rng = np.random.RandomState(0)
-    >>> X, y = rng.randn(60, 3), rng.randint(0, 3, 60)
+    >>> X = np.random.RandomState(0).randn(60, 3)
+    >>> y, tasks = np.digitize(X[:, 0], [-0.5, 0.5]), np.repeat(["a", "b"], 30)
     >>> net = MultiTaskClassifier(backend="torch", max_epochs=3, random_state=0)
-    >>> net = net.fit(X, y, tasks=np.repeat(["a", "b"], 30))
-    >>> path = os.path.join(tempfile.mkdtemp(), "net.pt")
-    >>> save_weights(net, path)
-    >>> loaded = load_weights(path)
-    >>> np.allclose(loaded.predict_proba(X, tasks=["a"] * 60),
-    ...             net.predict_proba(X, tasks=["a"] * 60))
+    >>> with TemporaryDirectory() as folder:
+    ...     save_weights(net.fit(X, y, tasks=tasks), f"{folder}/net.pt")
+    ...     proba = load_weights(f"{folder}/net.pt").predict_proba(X, tasks=tasks)
+    >>> np.allclose(proba, net.predict_proba(X, tasks=tasks))
     True
     """
     import torch
