@@ -241,7 +241,8 @@ def shared_rows(blocks):
     return len(blocks) == 1 and bool(np.all(blocks[0].S == blocks[0].S[:, :1]))
 
 
-def moments(blocks, fit_intercept=True, shared=None, gram=True, factors=False):
+def moments(blocks, fit_intercept=True, shared=None, gram=True, factors=False,
+            lazy=False):
     """The centred statistics of the squared loss (``_grams.py``) of ``blocks``."""
     layout = getattr(blocks, "layout", None)
     if layout is not None:
@@ -249,7 +250,8 @@ def moments(blocks, fit_intercept=True, shared=None, gram=True, factors=False):
     shared = shared_rows(blocks) if shared is None else shared
     if shared:
         blk = blocks[0]
-        return shared_moments(blk.X, blk.Y, blk.S[:, 0], fit_intercept, gram, factors)
+        return shared_moments(blk.X, blk.Y, blk.S[:, 0], fit_intercept,
+                              "lazy" if lazy and gram else gram, factors)
     if len(blocks) == 1:
         blk = blocks[0]
         return output_moments(blk.X, blk.Y, blk.S, fit_intercept, gram, factors)
@@ -269,23 +271,44 @@ class GramFit:
     constant_curvature = True
     has_intercept_variable = False
 
+    lazy_from = 64  # shared dense rows past this many features: columns on demand
+
     def __init__(self, blocks, n_features, n_outputs, fit_intercept=True, shared=None):
         self.shape = (n_features, n_outputs)
-        mom = moments(blocks, fit_intercept, shared)
-        self.G, self.C, self.mu, self.ybar, self.yy = mom.G, mom.C, mom.mu, mom.ybar, \
-            mom.yy
+        mom = moments(blocks, fit_intercept, shared, lazy=n_features > self.lazy_from)
+        self._G, self._lazy = mom.G, mom.lazy
+        self.C, self.mu, self.ybar, self.yy = mom.C, mom.mu, mom.ybar, mom.yy
+
+    @property
+    def G(self):
+        """The Gram matrices, (1, p, p) with shared rows, else (m, p, p)."""
+        if self._G is None:
+            self._G = self._lazy.full()[None]
+        return self._G
 
     def forward(self, W, b=None):
+        if self._G is None:  # the columns of the nonzero rows only
+            rows = np.flatnonzero(np.any(W != 0, axis=1))
+            return self._lazy.columns(rows) @ W[rows]
         if self.G.shape[0] == 1:
             return self.G[0] @ W
         return np.einsum("tij,jt->it", self.G, W)
 
+    def prepare_columns(self, J):
+        """Compute the Gram columns of features ``J`` at once (a lazy Gram)."""
+        if self._G is None:
+            self._lazy.columns(J)
+
     def gram_column(self, j):
         """Column ``j`` of every task's Gram matrix, shape (p, m) or (p, 1)."""
+        if self._G is None:
+            return self._lazy.columns([j])
         return self.G[:, j, :].T  # rows of symmetric matrices: contiguous
 
     def gram_diagonal(self):
         """The diagonals of the Gram matrices, shape (1, p) or (m, p)."""
+        if self._G is None:
+            return self._lazy.diag[None]
         return np.diagonal(self.G, axis1=1, axis2=2)
 
     def gradient_row(self, j, H):

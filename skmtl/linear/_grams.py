@@ -24,7 +24,7 @@ import scipy.sparse as sp
 
 from ._layout import size_groups
 
-__all__ = ["Moments", "long_moments", "output_moments", "shared_moments"]
+__all__ = ["Moments", "LazyGram", "long_moments", "output_moments", "shared_moments"]
 
 _CHUNK = 2**22  # floats per batch
 
@@ -38,7 +38,7 @@ class Moments:
         self.mu, self.C = np.zeros((p, m)), np.zeros((p, m))
         self.ybar, self.yy = np.zeros(m), np.zeros(m)
         self.G = np.zeros((n_mats, p, p)) if gram else None
-        self.factors = factors
+        self.factors, self.lazy = factors, None
         if factors:
             r = factors
             self.e, self.g = np.zeros((n_mats, r)), np.zeros((n_mats, r))
@@ -125,15 +125,55 @@ def output_moments(X, Y, S, fit_intercept=True, gram=True, factors=False):
     return mom
 
 
+class LazyGram:
+    """The centred Gram matrix of a dense, shared X, column by column on demand.
+
+    Column ``j`` is ``X^T (w (x_j - mu_j))`` (centring ``x_j`` alone is enough: the
+    weighted centred column sums to zero); coordinate descent with working sets
+    asks only for the columns of the features it updates, ``n p`` each instead of
+    the ``n p^2`` of the whole matrix.
+    """
+
+    def __init__(self, X, w, mu, diag):
+        self.X, self.w, self.mu, self.diag = X, w, mu, diag
+        p = X.shape[1]
+        self.buffer, self.have = np.empty((p, p)), np.zeros(p, dtype=bool)
+
+    def columns(self, J):
+        """Columns ``J`` of the Gram matrix, shape (p, len(J))."""
+        J = np.asarray(J, dtype=np.intp)
+        missing = np.unique(J[~self.have[J]])
+        if missing.size:
+            V = self.w[:, None] * (self.X[:, missing] - self.mu[missing])
+            self.buffer[:, missing] = self.X.T @ V
+            self.have[missing] = True
+        return self.buffer[:, J]
+
+    def full(self):
+        return self.columns(np.arange(self.X.shape[1]))
+
+
 def shared_moments(X, Y, w, fit_intercept=True, gram=True, factors=False):
     """The statistics of outputs that share rows and weights ``w``: one Gram
-    matrix (rows in chunks when X is dense); ``factors`` from its eigenvectors."""
+    matrix (rows in chunks when X is dense); ``factors`` from its eigenvectors.
+    ``gram="lazy"`` (dense X): the Gram matrix as a :class:`LazyGram` (``lazy``)."""
     n, p = X.shape
     m = Y.shape[1]
-    mom = Moments(p, m, 1, gram or factors, p if factors else 0)
+    lazy = gram == "lazy" and not sp.issparse(X) and not factors
+    mom = Moments(p, m, 1, (gram or factors) and not lazy, p if factors else 0)
     mu = np.asarray(X.T @ w).ravel() if fit_intercept else np.zeros(p)
     ybar = w @ Y if fit_intercept else np.zeros(m)
     Yc = Y - ybar
+    if lazy:
+        step = max(1, _CHUNK // max(p, 1))
+        diag = np.zeros(p)
+        for i in range(0, n, step):
+            diag += w[i:i + step] @ (X[i:i + step] - mu) ** 2
+        mom.mu[:], mom.ybar[:] = mu[:, None], ybar
+        mom.C[:] = np.asarray(X.T @ (w[:, None] * Yc))
+        mom.yy[:] = w @ Yc**2
+        mom.lazy = LazyGram(np.asarray(X, dtype=np.float64), w, mu, diag)
+        return mom
     if sp.issparse(X):
         Xw = X.multiply(np.sqrt(w)[:, None]).tocsr()
         G = np.asarray((Xw.T @ Xw).todense()) - np.outer(mu, mu)
