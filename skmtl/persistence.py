@@ -18,7 +18,7 @@ at saving with the name of the attribute.  The optimizer state of a network is n
 kept: a loaded network predicts, and a later ``fit`` starts afresh.
 
 `skops <https://skops.readthedocs.io>`_ (``skops.io``) loads the numpy models too,
-once the types it lists are trusted (skmtl's, and for now ``numpy.dtype``)."""
+once the types it lists are trusted (skmtl's own)."""
 
 import importlib
 import json

@@ -250,19 +250,16 @@ def _skops_types(est):
 @pytest.mark.parametrize("name", list(NUMPY))
 def test_skops_loads_each_numpy_model_trusting_skmtl_types(name):
     """Flagged today: the estimator class, ``_engine`` (LinearEngine), penalty objects
-    (``penalty=``, ``penalty_``), and ``numpy.dtype``: ``_fit_dtype``."""
+    (``penalty=``, ``penalty_``): skmtl's own types only."""
     est, predict_kw = _fitted(name)
     sio, data, flagged = _skops_types(est)
     foreign = [t for t in flagged if not t.startswith("skmtl.")]
-    assert set(foreign) <= {"numpy.dtype"}, foreign
+    assert not foreign, foreign
     with pytest.raises(sio.exceptions.UntrustedTypesFoundException):
         sio.loads(data, trusted=[])
     _assert_same_model(sio.loads(data, trusted=flagged), est, predict_kw)
 
 
-@pytest.mark.xfail(strict=True, reason="the estimators keep _fit_dtype as a numpy.dtype, "
-                   "which skops does not trust; keeping its name (a str) in "
-                   "skmtl/_estimators/_base.py lifts it (then drop this mark)")
 def test_skops_flags_no_type_but_skmtl_own():
     est, _ = _fitted("regressor wide")
     _, _, flagged = _skops_types(est)

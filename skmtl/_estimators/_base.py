@@ -144,7 +144,7 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
         """scikit-learn's shapes and dtype for the solution ``(coef, intercept)`` of
         shape (n_outputs, n_features) and (n_outputs,): one task from a 1-D ``y``
         gives (n_features,) and a scalar (``Ridge``, ``Lasso``); float32 X, float32."""
-        dtype = getattr(self, "_fit_dtype", np.float64)
+        dtype = getattr(self, "_fit_dtype", "float64")
         coef, intercept = coef.astype(dtype, copy=False), intercept.astype(dtype, copy=False)
         if self._squeeze and not self._classifier:
             return coef[0], intercept[0]
@@ -187,7 +187,7 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
                           reset=reset)
         self._check_scale(X, "X")
         if reset:  # the fitted coefficients keep X's precision (the solvers: float64)
-            self._fit_dtype = X.dtype
+            self._fit_dtype = X.dtype.name  # a name: safe formats (skops) take it
             X = X.astype(np.float64, copy=False)
         return X
 

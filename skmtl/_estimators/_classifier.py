@@ -26,12 +26,6 @@ def class_scores(Z, proba):
     return softmax(Z, copy=False) if proba else Z
 
 
-def _task_name(table, t):
-    if table.labels is not None:
-        return repr(table.labels[t].item() if hasattr(table.labels[t], "item") else table.labels[t])
-    return f"column {t}" if not table.squeeze else "0"
-
-
 class MultiTaskClassifier(ClassifierMixin, _MultiTaskLinear):
     r"""Regularized multi-task linear classification.
 
@@ -144,13 +138,13 @@ class MultiTaskClassifier(ClassifierMixin, _MultiTaskLinear):
             if given is not None:  # partial_fit(classes=...): the full label set
                 if not np.isin(classes, given).all():
                     raise ValueError(
-                        f"Task {_task_name(table, t)} has labels "
+                        f"Task {table.name(t)} has labels "
                         f"{classes[~np.isin(classes, given)].tolist()} outside classes="
                         f"{given.tolist()} given to the first partial_fit.")
                 classes, codes = given, np.searchsorted(given, y)
             if classes.size < 2:
                 raise ValueError(
-                    f"Task {_task_name(table, t)} has one class ({classes[0]!r}); a "
+                    f"Task {table.name(t)} has one class ({plain_label(classes[0])!r}); a "
                     "classifier needs at least 2 classes in every task."
                 )
             self._classes.append(classes)

@@ -10,7 +10,7 @@ from sklearn.utils.multiclass import type_of_target
 from .._tasks import is_missing, plain_label
 from ..base import init_params
 from ._base import _MultiTaskLinear
-from ._classifier import _task_name, class_scores
+from ._classifier import class_scores
 from ._params import LINEAR_CONSTRAINTS, TORCH_CONSTRAINTS
 
 
@@ -135,8 +135,8 @@ class MultiTaskEstimator(_MultiTaskLinear):
                 continue
             classes, codes = np.unique(y, return_inverse=True)
             if classes.size < 2:
-                raise ValueError(f"Task {_task_name(table, t)} has one class "
-                                 f"({classes[0]!r}); a "
+                raise ValueError(f"Task {table.name(t)} has one class "
+                                 f"({plain_label(classes[0])!r}); a "
                                  "classification task needs at least 2.")
             self._classes.append(classes)
             E = (codes == 1)[:, None] if classes.size == 2 \

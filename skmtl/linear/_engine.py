@@ -36,7 +36,7 @@ class LinearEngine(Engine):
     params = ("penalty", "alpha", "fit_intercept", "solver", "precompute", "max_iter",
               "tol", "warm_start", "loss")
     attributes = ("coef_", "intercept_", "n_iter_", "dual_gap_")
-    dtype = np.float64
+    dtype = "float64"  # the arithmetic the rows must fit (check_scale)
 
     # the value of a parameter an estimator does not have (the classifier has no
     # precompute, the CV estimators no warm_start)

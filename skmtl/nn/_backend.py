@@ -122,7 +122,7 @@ def fit_network(est, table, targets, regression, *, partial=False, resume=False)
             val_rows = np.sort(rng.permutation(X.shape[0])[:n_val])
         batch = min(est.batch_size, X.shape[0]) if est.batch_size != "auto" \
             else min(200, X.shape[0])
-        names = list(table.labels) if table.labels is not None else None
+        names = table.names if table.labels is not None else None
         trainer.run(X, pairs, task_layout(targets, kinds).to(device), table.n_tasks,
                     max_epochs=1 if partial else est.max_epochs, batch_size=batch, rng=rng,
                     val_rows=val_rows, n_iter_no_change=est.n_iter_no_change,

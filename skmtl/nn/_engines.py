@@ -38,11 +38,11 @@ class TorchLinearEngine(LinearEngine):
             raise ValueError(
                 "solver='cd' runs on the numpy backend only; backend='torch' with "
                 "hidden_layer_sizes=() solves with solver='fista' (or 'auto').")
-        self.dtype = np.dtype(self.dtype)
+        self.dtype = str(self.dtype)  # "float32" / "float64": a name, not a numpy.dtype
 
     def _design(self):
         return functools.partial(TorchDesignFit, device=resolve_device(self.device),
-                                 dtype=DTYPES[self.dtype.name])
+                                 dtype=DTYPES[self.dtype])
 
 
 class NetworkEngine(Engine):
@@ -74,7 +74,7 @@ class NetworkEngine(Engine):
         validate_parameter_constraints(
             self._constraints, {k: getattr(est, k) for k in self._constraints},
             caller_name=type(est).__name__)
-        self.dtype = np.dtype(est.dtype)
+        self.dtype = str(est.dtype)
 
     def fit(self, est, X, y, tasks, sample_weight, *, partial, resume=False):
         """Validate, encode and train (one epoch with ``partial``; ``resume``: continue
