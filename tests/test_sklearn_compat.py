@@ -218,3 +218,13 @@ def test_the_cv_estimator_chooses_multitasklassocvs_alpha_on_the_same_folds():
     assert ours.alpha_ == ref.alpha_
     np.testing.assert_allclose(ours.mse_path_, ref.mse_path_, rtol=1e-6)
     np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-6)
+
+
+def test_cv_passes_the_tasks_to_a_task_aware_splitter():
+    from skmtl.model_selection import TaskKFold
+
+    tasks = np.repeat(["a", "b", "c", "d"], N // 4)
+    order = np.argsort(tasks, kind="stable")  # a plain KFold would hold tasks out whole
+    est = MultiTaskRegressorCV(alphas=3, cv=TaskKFold(2)).fit(X[order], y[order],
+                                                              tasks=tasks[order])
+    assert list(est.tasks_) == ["a", "b", "c", "d"] and est.mse_path_.shape == (3, 2)

@@ -7,6 +7,7 @@ penalty objects) by the mean validation score, then refit on all the data.
 metrics are the mean over tasks of each task's weighted mean.
 """
 
+import inspect
 import numbers
 import warnings
 
@@ -196,7 +197,11 @@ class _CVMixin:
     def _splits(self, X, y, tasks):
         """The folds: ``cv`` as given, or stratified by task (and class)."""
         if self.cv is not None and not isinstance(self.cv, numbers.Integral):
-            return list(check_cv(self.cv).split(X, y))
+            cv = check_cv(self.cv)
+            takes_tasks = "tasks" in inspect.signature(cv.split).parameters
+            if takes_tasks and tasks is not None:  # a task-aware splitter: TaskKFold
+                return list(cv.split(X, y, tasks=tasks))
+            return list(cv.split(X, y))
         n_splits = 5 if self.cv is None else self.cv
         if self._classifier and y.ndim == 1:  # every class of every task in every fold
             _, key = np.unique(y, return_inverse=True)
