@@ -276,40 +276,40 @@ class GramFit:
     def __init__(self, blocks, n_features, n_outputs, fit_intercept=True, shared=None):
         self.shape = (n_features, n_outputs)
         mom = moments(blocks, fit_intercept, shared, lazy=n_features > self.lazy_from)
-        self._G, self._lazy = mom.G, mom.lazy
+        self._Gt, self._lazy = mom.Gt, mom.lazy
         self.C, self.mu, self.ybar, self.yy = mom.C, mom.mu, mom.ybar, mom.yy
 
     @property
     def G(self):
         """The Gram matrices, (1, p, p) with shared rows, else (m, p, p)."""
-        if self._G is None:
-            self._G = self._lazy.full()[None]
-        return self._G
+        if self._Gt is None:
+            self._Gt = self._lazy.full()[:, :, None]  # symmetric
+        return self._Gt.transpose(2, 1, 0)
 
     def forward(self, W, b=None):
-        if self._G is None:  # the columns of the nonzero rows only
+        if self._Gt is None:  # the columns of the nonzero rows only
             rows = np.flatnonzero(np.any(W != 0, axis=1))
             return self._lazy.columns(rows) @ W[rows]
-        if self.G.shape[0] == 1:
-            return self.G[0] @ W
-        return np.einsum("tij,jt->it", self.G, W)
+        if self._Gt.shape[2] == 1:
+            return self._Gt[:, :, 0].T @ W
+        return np.einsum("jit,jt->it", self._Gt, W)
 
     def prepare_columns(self, J):
         """Compute the Gram columns of features ``J`` at once (a lazy Gram)."""
-        if self._G is None:
+        if self._Gt is None:
             self._lazy.columns(J)
 
     def gram_column(self, j):
         """Column ``j`` of every task's Gram matrix, shape (p, m) or (p, 1)."""
-        if self._G is None:
+        if self._Gt is None:
             return self._lazy.columns([j])
-        return self.G[:, j, :].T  # rows of symmetric matrices: contiguous
+        return self._Gt[j]  # contiguous
 
     def gram_diagonal(self):
         """The diagonals of the Gram matrices, shape (1, p) or (m, p)."""
-        if self._G is None:
+        if self._Gt is None:
             return self._lazy.diag[None]
-        return np.diagonal(self.G, axis1=1, axis2=2)
+        return np.diagonal(self._Gt, axis1=0, axis2=1)
 
     def gradient_row(self, j, H):
         """Row ``j`` (feature ``j``) of the gradient at the state ``H``."""

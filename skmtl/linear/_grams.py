@@ -26,18 +26,22 @@ from ._layout import size_groups
 
 __all__ = ["Moments", "LazyGram", "long_moments", "output_moments", "shared_moments"]
 
-_CHUNK = 2**22  # floats per batch
+_CHUNK = 2**20  # floats per batch (8 MiB)
 
 
 class Moments:
     """Per-output statistics: ``mu`` (p, m), ``ybar``, ``yy`` (m,), ``C`` (p, m);
-    ``G`` (g, p, p) with ``g`` 1 (shared rows) or m; or the factors ``e``, ``g``
+    ``G`` (g, p, p) with ``g`` 1 (shared rows) or m (a view of ``Gt``, (p, p, g));
+    or the factors ``e``, ``g``
     (g, r), ``B`` (g, p, r) and ``q`` (m, r)."""
 
     def __init__(self, p, m, n_mats, gram, factors):
         self.mu, self.C = np.zeros((p, m)), np.zeros((p, m))
         self.ybar, self.yy = np.zeros(m), np.zeros(m)
-        self.G = np.zeros((n_mats, p, p)) if gram else None
+        # G[t] is Gt[:, :, t]^T: column j of every matrix is Gt[j], contiguous (p, g),
+        # what coordinate descent reads
+        self.Gt = np.zeros((p, p, n_mats)) if gram else None
+        self.G = None if self.Gt is None else self.Gt.transpose(2, 1, 0)
         self.factors, self.lazy = factors, None
         if factors:
             r = factors

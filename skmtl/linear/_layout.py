@@ -139,7 +139,7 @@ class Blocks(Sequence):
         return self.layout.block(k, self.segmented)
 
 
-def size_groups(row_bounds, chunk=2**22, width=1):
+def size_groups(row_bounds, chunk=2**20, width=1):
     """Tasks of equal row count, in chunks: yields ``(tasks, rows)``.
 
     ``rows[i]`` are the row indices of task ``tasks[i]`` (shape ``(len(tasks), s)``);
