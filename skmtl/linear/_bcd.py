@@ -129,9 +129,12 @@ def bcd(fit, penalty, alpha, W, *, max_iter=1000, tol=1e-4, screen=True, verbose
     scale = fit.tol_scale()
     target = tol * scale
     gap, converged, it = np.nan, False, 0
-    ws_size = ws_start
+    ws_size, last = ws_start, np.inf
     while True:
         gap, _ = duality_gap(fit, penalty, alpha, W, None, H)
+        if gap > 0.5 * last:  # the working set was too small to make progress
+            ws_size *= 2
+        last = gap
         if verbose:
             print(f"[bcd] epoch {it:5d}  gap {gap:.3e}  active {active.size}")
         if gap <= target:
@@ -145,7 +148,7 @@ def bcd(fit, penalty, alpha, W, *, max_iter=1000, tol=1e-4, screen=True, verbose
         score = norms(grad)
         score[np.any(W[active] != 0, axis=1)] = np.inf  # every nonzero row
         nnz = int(np.isinf(score).sum())
-        ws_size = min(active.size, max(ws_size, 2 * nnz))
+        ws_size = min(active.size, max(ws_size, 2 * nnz))  # skglm's: twice the support
         if ws_size < active.size:
             rows = np.sort(active[np.argpartition(-score, ws_size - 1)[:ws_size]])
         else:
@@ -167,7 +170,6 @@ def bcd(fit, penalty, alpha, W, *, max_iter=1000, tol=1e-4, screen=True, verbose
                     past = [W[rows].copy()]
             if _gap(fit, penalty, norms, alpha, W, H, check) <= inner_target:
                 break
-        ws_size = min(2 * ws_size, active.size)
     return W, gap, it, converged
 
 
