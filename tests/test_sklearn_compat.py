@@ -171,7 +171,7 @@ def test_class_weight_balanced_equals_the_weights_it_stands_for():
     # sklearn sums the weighted losses; skmtl takes their weighted mean: mean weight 1
     ours = MultiTaskClassifier("l2", alpha=0.05 * N / w.sum(), class_weight="balanced",
                                **TIGHT).fit(X, skewed)
-    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-6)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-5)  # lbfgs's accuracy
 
 
 def test_class_weight_is_per_task_and_names_unknown_labels():
@@ -228,3 +228,17 @@ def test_cv_passes_the_tasks_to_a_task_aware_splitter():
     est = MultiTaskRegressorCV(alphas=3, cv=TaskKFold(2)).fit(X[order], y[order],
                                                               tasks=tasks[order])
     assert list(est.tasks_) == ["a", "b", "c", "d"] and est.mse_path_.shape == (3, 2)
+
+
+@pytest.mark.parametrize("alphas", [[0.1, -1.0], [np.nan], [np.inf], [], 0])
+def test_multitask_path_refuses_bad_alphas(alphas):
+    from skmtl.linear import multitask_path
+
+    with pytest.raises(ValueError, match="alphas must be"):
+        multitask_path(MultiTaskRegressor(), X, Y, alphas=alphas)
+
+
+def test_a_constant_target_gives_sklearns_grid_not_subnormals():
+    est = MultiTaskRegressorCV(alphas=5, cv=2).fit(X, np.full(N, 3.0))
+    np.testing.assert_array_equal(est.alphas_, np.full(5, np.finfo(float).resolution))
+    assert not np.any(est.coef_) and np.allclose(est.predict(X), 3.0)

@@ -24,7 +24,7 @@ from .._tasks import is_missing
 from ..base import init_params
 from ..model_selection import TaskKFold
 from ..linear._engine import LinearEngine
-from ..linear._path import _grid, _iter_path
+from ..linear._path import _grid, _iter_path, check_alphas
 from ..linear._penalties import Penalty
 from ..linear._registry import PENALTIES
 from ._classifier import MultiTaskClassifier
@@ -32,16 +32,6 @@ from ._params import LINEAR_CONSTRAINTS
 from ._regressor import MultiTaskRegressor
 
 __all__ = ["MultiTaskRegressorCV", "MultiTaskClassifierCV"]
-
-
-def _check_alphas(alphas):
-    """A grid of alphas: finite, non-negative, at least one."""
-    alphas = np.asarray(alphas, dtype=np.float64)
-    if alphas.ndim != 1 or alphas.size == 0 or not np.all(np.isfinite(alphas)) or \
-            np.any(alphas < 0):
-        raise ValueError(
-            "alphas must be a non-empty 1-D array of finite values >= 0 (or an int: "
-            f"that many from alpha_max down); got {alphas!r}.")
 
 
 def _take(a, rows):
@@ -153,7 +143,7 @@ class _CVMixin:
         sw = None if sample_weight is None else _check_sample_weight(
             sample_weight, Xa, ensure_non_negative=True)  # a scalar: one weight each
         if not isinstance(self.alphas, numbers.Integral):
-            _check_alphas(self.alphas)
+            check_alphas(self.alphas)  # before any fit
         grids = [_grid(clone(base)._prepare(Xa, ya, ta, sw, pen), self.alphas, self.eps)
                  for pen in penalties]
         splits = self._splits(Xa, ya, ta)

@@ -34,12 +34,33 @@ def alpha_max(problem):
     return max(penalty.dual_norm(GW) * (1 + 1e-12), np.finfo(float).tiny)
 
 
+def check_alphas(alphas):
+    """A grid of alphas as a float array: non-empty, finite, non-negative."""
+    grid = np.asarray(alphas, dtype=np.float64)
+    if grid.ndim != 1 or grid.size == 0 or not np.all(np.isfinite(grid)) or \
+            np.any(grid < 0):
+        raise ValueError(
+            "alphas must be a non-empty 1-D array of finite values >= 0 (or an int: "
+            f"that many from alpha_max down); got {alphas!r}.")
+    return grid
+
+
 def _grid(problem, alphas, eps):
-    """``alphas`` itself (sorted decreasing), or that many from ``alpha_max`` down."""
+    """``alphas`` itself (sorted decreasing), or that many from ``alpha_max`` down.
+
+    A target the model fits exactly at zero coefficients (a constant ``y``) has
+    ``alpha_max`` 0: the grid is then ``alphas`` times float64's resolution, as
+    scikit-learn's (not 1e-308 .. 1e-310).
+    """
     if isinstance(alphas, numbers.Integral):
+        if alphas < 1:
+            raise ValueError(f"alphas must be at least 1 (a grid size); got {alphas}.")
         top = alpha_max(problem)
+        resolution = np.finfo(np.float64).resolution
+        if top <= resolution:
+            return np.full(alphas, resolution)
         return np.geomspace(top, top * eps, alphas)
-    return np.sort(np.asarray(alphas, dtype=np.float64))[::-1]
+    return np.sort(check_alphas(alphas))[::-1]
 
 
 def _iter_path(est, X, y, tasks, sample_weight, penalty, alphas, eps=None):
