@@ -242,3 +242,18 @@ def test_a_constant_target_gives_sklearns_grid_not_subnormals():
     est = MultiTaskRegressorCV(alphas=5, cv=2).fit(X, np.full(N, 3.0))
     np.testing.assert_array_equal(est.alphas_, np.full(5, np.finfo(float).resolution))
     assert not np.any(est.coef_) and np.allclose(est.predict(X), 3.0)
+
+
+@pytest.mark.parametrize("wide", [False, True], ids=["long", "wide"])
+def test_cv_says_a_task_is_too_small_for_the_folds_with_the_datas_counts(wide):
+    small = 3 if wide else 2  # stratified by task, 3 rows keep 2 in every fold
+    tasks = np.array(["big"] * (N - small) + ["tiny"] * small)
+    if wide:
+        Yw = np.column_stack([y, np.where(tasks == "tiny", y, np.nan)])
+        fit = dict(X=X, y=Yw)
+        match = r"Task column 1 has 3 labelled rows in all, and training fold \d of 5"
+    else:
+        fit = dict(X=X, y=y, tasks=tasks)
+        match = r"Task 'tiny' has 2 labelled rows in all, and training fold \d of 5"
+    with pytest.raises(ValueError, match=match):
+        MultiTaskRegressorCV(alphas=3, cv=5).fit(**fit)

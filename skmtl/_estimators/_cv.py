@@ -20,7 +20,7 @@ from sklearn.utils.validation import _check_sample_weight, check_array
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.parallel import Parallel, delayed  # joblib's, carrying sklearn's config
 
-from .._tasks import is_missing
+from .._tasks import is_missing, plain_label
 from ..base import init_params
 from ..model_selection import TaskKFold
 from ..linear._engine import LinearEngine
@@ -32,6 +32,32 @@ from ._params import LINEAR_CONSTRAINTS
 from ._regressor import MultiTaskRegressor
 
 __all__ = ["MultiTaskRegressorCV", "MultiTaskClassifierCV"]
+
+
+def _check_folds(splits, y, tasks):
+    """Every training fold keeps at least 2 labelled rows of every task; else a
+    message with the data's counts (not a fold's), and what to change."""
+    if tasks is not None:
+        labels, codes = np.unique(tasks, return_inverse=True)
+        names = [repr(plain_label(v)) for v in labels]
+        present = np.ones(codes.size, dtype=bool)
+    else:
+        Y = y.reshape(len(y), -1)
+        present = ~is_missing(Y)
+        names = ["0"] if y.ndim == 1 else [f"column {t}" for t in range(Y.shape[1])]
+    for k, (train, _) in enumerate(splits):
+        if tasks is not None:
+            kept = np.bincount(codes[train], minlength=len(labels))
+            total = np.bincount(codes, minlength=len(labels))
+        else:
+            kept, total = present[train].sum(axis=0), present.sum(axis=0)
+        short = np.flatnonzero(kept < 2)
+        if short.size:
+            t = short[0]
+            raise ValueError(
+                f"Task {names[t]} has {total[t]} labelled rows in all, and training "
+                f"fold {k + 1} of {len(splits)} keeps {kept[t]} of them (a fit needs at "
+                "least 2): use fewer folds (cv=), or give that task more rows.")
 
 
 def _take(a, rows):
@@ -147,6 +173,7 @@ class _CVMixin:
         grids = [_grid(clone(base)._prepare(Xa, ya, ta, sw, pen), self.alphas, self.eps)
                  for pen in penalties]
         splits = self._splits(Xa, ya, ta)
+        _check_folds(splits, ya, ta)
         jobs = [(k, train, test) for k in range(len(penalties)) for train, test in splits]
         metric, lower = self._metric, self._lower_is_better
         if self.scoring is not None:  # e.g. make_task_scorer(roc_auc_score, ...)
