@@ -56,6 +56,9 @@ def row_rules(penalty):
     return _fallback_rules().get(cls)
 
 
+_REG = 1e-8  # Anderson's regularization, relative to trace(U U^T)
+
+
 def _objective(fit, penalty, alpha, W, H):
     return fit.value(W, None, H) + alpha * penalty.value(W)
 
@@ -85,7 +88,9 @@ def _anderson(fit, penalty, alpha, W, H, rows, past):
     U = np.diff(P, axis=0).reshape(P.shape[0] - 1, -1)
     M = U @ U.T
     try:
-        c = np.linalg.solve(M + 1e-12 * np.trace(M) * np.eye(M.shape[0]),
+        # regularized: the weights of nearly collinear differences would amplify
+        # rounding (two fits of the same problem must follow the same steps)
+        c = np.linalg.solve(M + _REG * np.trace(M) * np.eye(M.shape[0]),
                             np.ones(M.shape[0]))
     except np.linalg.LinAlgError:
         return False

@@ -1,15 +1,16 @@
 """A data-fit term, a bound penalty and the solver that suits them.
 
 :func:`make_problem` is the one place that picks the data-fit form (data space,
-Gram space or a factorization) and the solver (an exact solve, coordinate descent
-or FISTA), from what each solver declares it needs (:class:`~skmtl.linear.
-_exact.Exact`, :class:`~skmtl.linear._bcd.BCD`, :class:`~skmtl.linear._fista.
-FISTA`) and from the cost of the forms.
+Gram space or a factorization) and the solver (an exact solve, coordinate
+descent, ADMM or FISTA), from what each solver declares it needs (:class:`~skmtl.
+linear._exact.Exact`, :class:`~skmtl.linear._bcd.BCD`, :class:`~skmtl.linear.
+_admm.ADMM`, :class:`~skmtl.linear._fista.FISTA`) and from the cost of the forms.
 """
 
 import numpy as np
 import scipy.sparse as sp
 
+from ._admm import ADMM
 from ._bcd import BCD
 from ._datafit import DesignFit, GramFit, shared_rows
 from ._exact import Exact, Spectral, factorizable
@@ -133,7 +134,10 @@ def make_problem(blocks, loss, penalty, n_features, n_outputs, *, fit_intercept=
         coupling (``"l2"``, ``"mean"``, ``"graph"``), the exact solve
         (:class:`Exact`) when its factorization fits in memory; else coordinate
         descent where the solver accepts the penalty and the loss (``"l21"``,
-        ``"l1"`` and the squared loss) and the Gram form is used; else FISTA.
+        ``"l1"`` and the squared loss) and the Gram form is used; else, with the
+        squared loss, a penalty on W with a prox (``"trace"``, ``"cluster"``) and
+        ``precompute`` not False, ADMM with exact W-steps (:class:`ADMM`) on the
+        same factorization; else FISTA.
         ``"cd"``: coordinate descent, refused when :class:`BCD`'s requirements are
         not met.  ``"fista"``: FISTA.
     precompute : {"auto", True, False}, default="auto"
@@ -175,6 +179,10 @@ def make_problem(blocks, loss, penalty, n_features, n_outputs, *, fit_intercept=
         if solver == "auto" and Exact().accepts(Spectral, penalty):
             fit = least_squares()
             return Problem(fit, penalty, False, solver=Exact(), least_squares=lambda: fit)
+        if solver == "auto" and not fits_cd and precompute is not False \
+                and ADMM().accepts(Spectral, penalty):
+            fit = least_squares()
+            return Problem(fit, penalty, False, solver=ADMM(), least_squares=lambda: fit)
     gram = use_gram(blocks, p, m, shared, precompute, cd=fits_cd)
     use_cd = solver == "cd" or (solver == "auto" and fits_cd and gram)
     if gram_form and (use_cd or gram):
