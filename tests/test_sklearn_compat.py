@@ -225,8 +225,8 @@ def test_cv_passes_the_tasks_to_a_task_aware_splitter():
 
     tasks = np.repeat(["a", "b", "c", "d"], N // 4)
     order = np.argsort(tasks, kind="stable")  # a plain KFold would hold tasks out whole
-    est = MultiTaskRegressorCV(alphas=3, cv=TaskKFold(2)).fit(X[order], y[order],
-                                                              tasks=tasks[order])
+    est = MultiTaskRegressorCV(alphas=[1.0, 0.1, 0.01], cv=TaskKFold(2))
+    est.fit(X[order], y[order], tasks=tasks[order])
     assert list(est.tasks_) == ["a", "b", "c", "d"] and est.mse_path_.shape == (3, 2)
 
 
@@ -257,3 +257,29 @@ def test_cv_says_a_task_is_too_small_for_the_folds_with_the_datas_counts(wide):
         match = r"Task 'tiny' has 2 labelled rows in all, and training fold \d of 5"
     with pytest.raises(ValueError, match=match):
         MultiTaskRegressorCV(alphas=3, cv=5).fit(**fit)
+
+
+def _tasks_problem(spread, seed=0, T=8, n=40, p=5):
+    rng = np.random.RandomState(seed)
+    tasks = np.repeat(np.arange(T), n)
+    Xt = rng.randn(T * n, p)
+    W = rng.randn(p, 1) + spread * rng.randn(p, T)
+    return Xt, np.einsum("ij,ji->i", Xt, W[:, tasks]) + 0.5 * rng.randn(T * n), tasks
+
+
+def test_the_automatic_grid_grows_past_its_smallest_alpha_when_the_best_lies_there():
+    """Different tasks want little mean-regularization: an automatic grid of one
+    decade (eps=0.1) grows a decade at a time until the best alpha is inside."""
+    Xt, yt, tasks = _tasks_problem(0.8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no "best alpha at the edge"
+        est = MultiTaskRegressorCV("mean", alphas=6, eps=0.1, cv=3).fit(Xt, yt,
+                                                                      tasks=tasks)
+    assert est.alphas_.size > 6 and est.mse_path_.shape == (est.alphas_.size, 3)
+    assert np.all(np.diff(est.alphas_) < 0)  # one decreasing grid
+    best = np.argmin(est.mse_path_.mean(axis=1))
+    assert 5 < best < est.alphas_.size - 1  # below the first grid, inside the grown one
+    assert est.alpha_ == est.alphas_[best]
+    fixed = MultiTaskRegressorCV("mean", alphas=est.alphas_[:6], cv=3).fit(
+        Xt, yt, tasks=tasks)  # an explicit grid never grows
+    assert fixed.alphas_.size == 6

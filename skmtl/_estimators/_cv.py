@@ -26,12 +26,15 @@ from ..model_selection import TaskKFold
 from ..linear._engine import LinearEngine
 from ..linear._path import _grid, _iter_path, check_alphas
 from ..linear._penalties import Penalty
-from ..linear._registry import PENALTIES
+from ..linear._registry import PENALTIES, get_penalty
 from ._classifier import MultiTaskClassifier
 from ._params import LINEAR_CONSTRAINTS
 from ._regressor import MultiTaskRegressor
 
 __all__ = ["MultiTaskRegressorCV", "MultiTaskClassifierCV"]
+
+
+_EXTENSIONS = 3  # decades an automatic grid may grow past an edge
 
 
 def _check_folds(splits, y, tasks):
@@ -174,34 +177,31 @@ class _CVMixin:
                  for pen in penalties]
         splits = self._splits(Xa, ya, ta)
         _check_folds(splits, ya, ta)
-        jobs = [(k, train, test) for k in range(len(penalties)) for train, test in splits]
         metric, lower = self._metric, self._lower_is_better
         if self.scoring is not None:  # e.g. make_task_scorer(roc_auc_score, ...)
             metric, lower = _Scored(self.scoring), False
-        results = Parallel(n_jobs=self.n_jobs)(
-            delayed(_fold_path)(base, metric, Xa, ya, ta, sw, penalties[k],
-                                grids[k], train, test)
-            for k, train, test in jobs
-        )
-        not_converged = sum(n for _, n in results)
+        path, not_converged = self._cv_path(base, metric, (Xa, ya, ta, sw), penalties,
+                                            grids, splits)
+        if isinstance(self.alphas, numbers.Integral) and len(penalties) == 1:
+            grids, path, extra = self._extend(base, metric, (Xa, ya, ta, sw),
+                                              penalties[0], grids[0], path, splits, lower)
+            not_converged += extra
         if not_converged:  # one warning for the whole search, not one a fit
             warnings.warn(
                 f"{not_converged} of {sum(len(g) for g in grids) * len(splits)} path fits "
                 "in cross-validation stopped at max_iter before reaching tol; their "
                 "validation scores may be off.  Increase max_iter or tol, or use "
                 "larger alphas (eps).", ConvergenceWarning)
-        path = np.array([scores for scores, _ in results]).reshape(
-            len(penalties), len(splits), -1)
-        path = path.transpose(0, 2, 1)  # (n_penalties, n_alphas, n_folds)
         mean = path.mean(axis=2)
         k, j = np.unravel_index(
             np.argmin(mean) if lower else np.argmax(mean), mean.shape)
         self.penalty_, self.alpha_ = penalties[k], float(grids[k][j])
         if isinstance(self.alphas, numbers.Integral) and j == len(grids[k]) - 1 > 0:
+            grown = f", grown {_EXTENSIONS} decades down" if len(penalties) == 1 else ""
             warnings.warn(
                 f"The best alpha ({self.alpha_:.3g}) is the smallest of the grid "
-                f"(eps={self.eps}): the optimum may lie below it; lower eps or pass "
-                "alphas.", UserWarning)
+                f"(eps={self.eps}{grown}): the optimum may lie below it; lower eps or "
+                "pass alphas.", UserWarning)
         squeeze = len(penalties) == 1
         self.alphas_ = grids[0] if squeeze else np.array(grids)
         setattr(self, self._path_name, path[0] if squeeze else path)
@@ -210,6 +210,40 @@ class _CVMixin:
         self._store(problem, *problem.solve(self.alpha_, V, b, **self._solver_params()))
         return self
 
+
+    def _cv_path(self, base, metric, data, penalties, grids, splits):
+        """Validation scores (n_penalties, n_alphas, n_folds) along each penalty's
+        grid, a path a fold (in parallel), and how many fits did not converge."""
+        results = Parallel(n_jobs=self.n_jobs)(
+            delayed(_fold_path)(base, metric, *data, penalties[k], grids[k], train, test)
+            for k in range(len(penalties)) for train, test in splits)
+        path = np.array([scores for scores, _ in results]).reshape(
+            len(penalties), len(splits), -1)
+        return path.transpose(0, 2, 1), sum(n for _, n in results)
+
+    def _extend(self, base, metric, data, penalty, grid, path, splits, lower):
+        """The automatic grid, extended a decade at a time (up to ``_EXTENSIONS``)
+        past an edge where the best alpha lies: below the smallest alpha, and above
+        the largest for a penalty that never zeroes the model (mean, graph, l2 ...).
+        Returns the grids, the path and the extra fits that did not converge."""
+        per_decade = max(2, int(np.ceil(len(grid) / max(np.log10(1 / self.eps), 1))))
+        shrinks_to_zero = get_penalty(penalty).is_norm
+        extra = 0
+        for _ in range(_EXTENSIONS):
+            mean = path[0].mean(axis=1)
+            j = int(np.argmin(mean) if lower else np.argmax(mean))
+            if j == len(grid) - 1:
+                new = grid[-1] * np.geomspace(1, 0.1, per_decade + 1)[1:]
+            elif j == 0 and not shrinks_to_zero:
+                new = grid[0] * np.geomspace(10, 1, per_decade + 1)[:-1]
+            else:
+                break
+            scores, bad = self._cv_path(base, metric, data, [penalty], [new], splits)
+            extra += bad
+            below = new[0] < grid[-1]
+            grid = np.concatenate([grid, new] if below else [new, grid])
+            path = np.concatenate([path, scores] if below else [scores, path], axis=1)
+        return [grid], path, extra
 
     def _splits(self, X, y, tasks):
         """The folds: ``cv`` as given, or stratified by task (and class)."""
@@ -243,7 +277,10 @@ def _cv_doc(base_name, path_doc):
     alphas : int or array-like, default=100
         Grid of alphas, or its size: that many values from ``alpha_max`` to
         ``eps * alpha_max``, computed on all the data (scikit-learn 1.9's
-        convention).
+        convention).  With one penalty, an automatic grid grows a decade at a time
+        (up to 3) past an edge where the best alpha lies: below its smallest value,
+        or above its largest for a penalty that never zeroes the model (``"mean"``,
+        ``"graph"``, ``"l2"``...); ``alphas_`` and the path attribute hold the grown grid.
     eps : float, default=1e-3
     cv : int, cross-validation generator or iterable, default=None
         ``None`` or an int: that many folds (5 by default) stratified by task, as
