@@ -153,7 +153,10 @@ def bcd(fit, penalty, alpha, W, *, max_iter=1000, tol=1e-4, screen=True, verbose
         score = norms(grad)
         score[np.any(W[active] != 0, axis=1)] = np.inf  # every nonzero row
         nnz = int(np.isinf(score).sum())
-        ws_size = min(active.size, max(ws_size, 2 * nnz))  # skglm's: twice the support
+        violators = int((score[np.isfinite(score)] > alpha).sum())  # KKT violated
+        # the support and its violators (at most the support again, as skglm's
+        # twice the support): the Gram columns of a lazy Gram cost n p each
+        ws_size = min(active.size, max(ws_size, nnz + min(violators, max(nnz, ws_start))))
         if ws_size < active.size:
             rows = np.sort(active[np.argpartition(-score, ws_size - 1)[:ws_size]])
         else:
