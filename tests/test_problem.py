@@ -14,27 +14,28 @@ from skmtl.linear._penalties import L21, Penalty
 from skmtl.linear._problem import Problem, make_problem
 from skmtl.linear._registry import get_penalty
 
-# data, penalty, solver, precompute -> form, solver under the rules of the
-# estimator's _prepare before make_problem: "gram1" one shared Gram matrix, "gramT"
-# one per output, "design" the data space
+# data, penalty, solver, precompute -> form, solver: "gram1" one shared Gram matrix,
+# "gramT" one per output, "design" the data space.  Since issue 12 "auto" also
+# picks the exact solve (quadratic penalties), ADMM (trace) and coordinate descent
+# with per-task Grams (long format, missing labels).
 _TABLE = """
 wide                l21    auto   auto   gram1   cd
 wide                l21    fista  auto   gram1   fista
 wide                l21    cd     False  gram1   cd
 wide                l21    auto   False  design  fista
-wide                trace  auto   auto   gram1   fista
-wide                l2     auto   True   gram1   fista
-wide_missing        l21    auto   auto   gramT   fista
+wide                trace  auto   auto   gram1   admm
+wide                l2     auto   True   gram1   exact
+wide_missing        l21    auto   auto   gramT   cd
 wide_missing        l21    cd     auto   gramT   cd
 wide_many_features  l21    auto   auto   design  fista
 wide_many_features  l21    auto   True   gram1   cd
 wide_many_features  l21    cd     auto   gram1   cd
-long                l21    auto   auto   gramT   fista
+long                l21    auto   auto   gramT   cd
 long                trace  fista  False  design  fista
 long                l21    cd     auto   gramT   cd
 sparse              l21    auto   auto   design  fista
 sparse              l21    auto   True   gram1   cd
-sparse              trace  auto   True   gram1   fista
+sparse              trace  auto   True   gram1   admm
 logistic            l21    auto   auto   design  fista
 logistic            trace  fista  True   design  fista
 hinge               l21    auto   True   design  fista
