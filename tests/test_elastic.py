@@ -98,7 +98,8 @@ def test_ends_of_the_mix():
     zero = MultiTaskRegressor(penalty=ElasticMix("l21", 0.0), alpha=alpha, tol=1e-12)
     zero.fit(X, Y)
     ridge = Ridge(alpha=alpha * n).fit(X, Y)
-    np.testing.assert_allclose(zero.coef_, ridge.coef_, rtol=0, atol=1e-8)
+    # a duality gap of 1e-12 bounds the error by ~1e-6 here (strong convexity alpha)
+    np.testing.assert_allclose(zero.coef_, ridge.coef_, rtol=0, atol=2e-6)
 
 
 def test_name_or_object():
