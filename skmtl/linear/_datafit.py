@@ -258,7 +258,23 @@ def moments(blocks, fit_intercept=True, shared=None, gram=True, factors=False,
     raise ValueError("blocks of the long format need their layout (make_blocks)")
 
 
-class GramFit:
+class QuadraticForm:
+    """``sum_t 1/2 yy_t - C_t . w_t + 1/2 w_t^T G_t w_t`` from its state ``H = G W``:
+    value, gradient and conjugate (``C`` and ``yy`` set by the subclass)."""
+
+    def value(self, W, b, H):
+        return 0.5 * self.yy.sum() - np.vdot(self.C, W) + 0.5 * np.vdot(W, H)
+
+    def gradient(self, W, b, H):
+        return H - self.C, None
+
+    def conjugate(self, W, b, H, s):
+        cw = np.vdot(self.C, W)
+        rr = self.yy.sum() - 2 * cw + np.vdot(W, H)
+        return -(self.yy.sum() - cw) / s + 0.5 * rr / s**2
+
+
+class GramFit(QuadraticForm):
     """Squared loss in Gram space, the intercept eliminated by (weighted) centering.
 
     With ``G_t`` the centred weighted Gram matrix of output ``t``, ``c_t`` the
@@ -314,17 +330,6 @@ class GramFit:
     def gradient_row(self, j, H):
         """Row ``j`` (feature ``j``) of the gradient at the state ``H``."""
         return H[j] - self.C[j]
-
-    def value(self, W, b, H):
-        return 0.5 * self.yy.sum() - np.vdot(self.C, W) + 0.5 * np.vdot(W, H)
-
-    def gradient(self, W, b, H):
-        return H - self.C, None
-
-    def conjugate(self, W, b, H, s):
-        cw = np.vdot(self.C, W)
-        rr = self.yy.sum() - 2 * cw + np.vdot(W, H)
-        return -(self.yy.sum() - cw) / s + 0.5 * rr / s**2
 
     def lipschitz(self):
         return _curvature(float(np.linalg.eigvalsh(self.G)[:, -1].max()))

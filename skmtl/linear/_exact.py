@@ -26,7 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import lsqr, splu
 
-from ._datafit import _centred_scale, _curvature, moments, shared_rows
+from ._datafit import QuadraticForm, _centred_scale, _curvature, moments, shared_rows
 from ._fista import Solver, duality_gap
 from ._laplacian import Complete, Graph
 
@@ -59,7 +59,7 @@ def factorizable(blocks, n_features, n_outputs, limit=1e8):
     return len(blocks) == 1 and n_outputs * p * p <= limit / 2
 
 
-class Spectral:
+class Spectral(QuadraticForm):
     """The squared loss in Gram form, from a factorization of each ``G_j``.
 
     ``G_j = B_j diag(g_j) B_j^T`` with eigenvalues ``e_j`` and ``c_j = B_j q_j``
@@ -105,17 +105,6 @@ class Spectral:
 
     def forward(self, W, b=None):
         return self._combine(self.g * self._coords(W))
-
-    def value(self, W, b, H):
-        return 0.5 * self.yy.sum() - np.vdot(self.C, W) + 0.5 * np.vdot(W, H)
-
-    def gradient(self, W, b, H):
-        return H - self.C, None
-
-    def conjugate(self, W, b, H, s):
-        cw = np.vdot(self.C, W)
-        rr = self.yy.sum() - 2 * cw + np.vdot(W, H)
-        return -(self.yy.sum() - cw) / s + 0.5 * rr / s**2
 
     def lipschitz(self):
         return _curvature(float(self.e.max(initial=0.0)))
