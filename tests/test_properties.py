@@ -399,3 +399,15 @@ def test_same_random_state_same_model_across_fits_and_pickling(name):
         labels = np.array(list("uvwxyz"))[support % 6]
         np.testing.assert_array_equal(again.adapt(X[support], labels).predict_proba(X),
                                       a.adapt(X[support], labels).predict_proba(X))
+
+
+def test_subnormal_targets_fit_the_cluster_penalty():
+    """Found by the permutation property: subnormal values of Y gave subnormal
+    singular values, whose cluster weights overflowed to NaN (SVD did not converge)."""
+    tiny = np.finfo(np.float64).tiny
+    X = np.eye(4)[[1, 2]]
+    X = np.vstack([X, np.zeros((2, 4))])
+    Y = np.full((4, 4), tiny)
+    Y[0, :3], Y[1, 0] = [-1.0, 0.0, 0.0], 1.0
+    est = MultiTaskRegressor(penalty="cluster", alpha=0.01, **TIGHT).fit(X, Y)
+    assert np.isfinite(est.coef_).all()

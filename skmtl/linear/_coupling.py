@@ -132,9 +132,11 @@ def _cluster_weights(sigma, offset, k):
 
     The optimum is ``mu_i = clip(tau * sigma_i - offset, 0, 1)``, ``tau`` found by
     bisection on the increasing constraint; directions with ``sigma_i = 0`` cost
-    nothing and take whatever trace the others leave.
+    nothing and take whatever trace the others leave.  A singular value below the
+    rounding of the largest counts as zero (a subnormal one overflowed the bisection's
+    bracket to inf, and the weights to NaN).
     """
-    pos = sigma > 0
+    pos = sigma > np.finfo(np.float64).eps * sigma.max(initial=0.0)
     if pos.sum() <= k:
         mu = np.where(pos, 1.0, 0.0)
         if (~pos).any():
