@@ -186,9 +186,12 @@ def main(argv=None):
     start = time.perf_counter()
     for T, n_t in cases:
         t0 = time.perf_counter()
+        k_fit, k_cv = len(rows_fit), len(rows_cv)
         run_case(args, T, n_t, rows_fit, rows_cv)
         print(f"  T={T} n_t={n_t}: {time.perf_counter() - t0:.0f}s (load {loadavg()})",
               flush=True)
+        for row in rows_fit[k_fit:] + rows_cv[k_cv:]:  # as measured, in case of a stop
+            print("    " + "  ".join(str(c) for c in row), flush=True)
     print(f"\nfit (medians of {args.repeats} interleaved runs, 1 at T = 10^5; "
           f"l2/mean alpha={args.alpha}, l21/trace alpha={args.ratio} alpha_max, "
           f"max_iter={args.max_iter}; * = loop timed on {args.loop_tasks} tasks and scaled)")
