@@ -78,6 +78,7 @@ class Spectral(QuadraticForm):
         mom = moments(blocks, fit_intercept, self.shared, gram=False, factors=True)
         self.C, self.mu, self.ybar, self.yy = mom.C, mom.mu, mom.ybar, mom.yy
         self.e, self.g, self.B, self.q = mom.e, mom.g, mom.B, mom.q
+        self._Bt = mom.Bt  # (p, m, r): the layout of the products below
         self._G = mom.G if self.shared else None
 
     @property
@@ -95,13 +96,13 @@ class Spectral(QuadraticForm):
         """``B_j^T w_j``: (m, r)."""
         if self.shared:
             return (self.B[0].T @ W).T
-        return np.einsum("jpr,pj->jr", self.B, W)
+        return np.einsum("pjr,pj->jr", self._Bt, W)
 
     def _combine(self, Q):
         """``B_j Q_j`` for coordinates ``Q`` (m, r): (p, m)."""
         if self.shared:
             return self.B[0] @ Q.T
-        return np.einsum("jpr,jr->pj", self.B, Q)
+        return np.einsum("pjr,jr->pj", self._Bt, Q)
 
     def forward(self, W, b=None):
         return self._combine(self.g * self._coords(W))
@@ -136,10 +137,11 @@ class Spectral(QuadraticForm):
             e, g, B = self.e[0], self.g[0], self.B[0]
             D = g / (e + a[:, None])
             return (V - B @ (D * (B.T @ V).T).T) / a
-        e, g, B = self.e[cols], self.g[cols], self.B[cols]
+        e, g = self.e[cols], self.g[cols]
+        Bt = self._Bt if cols.size == self.shape[1] else self._Bt[:, cols]
         D = g / (e + a[:, None])
-        coords = np.einsum("jpr,pj->jr", B, V)
-        return (V - np.einsum("jpr,jr->pj", B, D * coords)) / a
+        coords = np.einsum("pjr,pj->jr", Bt, V)
+        return (V - np.einsum("pjr,jr->pj", Bt, D * coords)) / a
 
     def sigma(self, a, cols):
         """``sum_{j in cols} B_j diag(g_j / (e_j + a)) B_j^T`` (p x p)."""
@@ -147,8 +149,8 @@ class Spectral(QuadraticForm):
             B, D = self.B[0], self.g[0] / (self.e[0] + a)
             return cols.size * (B * D) @ B.T
         D = self.g[cols] / (self.e[cols] + a)
-        M = self.B[cols] * np.sqrt(D)[:, None, :]
-        M = M.transpose(1, 0, 2).reshape(self.shape[0], -1)
+        Bt = self._Bt if cols.size == self.shape[1] else self._Bt[:, cols]
+        M = (Bt * np.sqrt(D)[None]).reshape(self.shape[0], -1)  # (p, |cols| r)
         return M @ M.T
 
 

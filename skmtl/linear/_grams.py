@@ -46,7 +46,8 @@ class Moments:
         if factors:
             r = factors
             self.e, self.g = np.zeros((n_mats, r)), np.zeros((n_mats, r))
-            self.B, self.q = np.zeros((n_mats, p, r)), np.zeros((m, r))
+            self.Bt, self.q = np.zeros((p, n_mats, r)), np.zeros((m, r))
+            self.B = self.Bt.transpose(1, 0, 2)  # (n_mats, p, r), a view
 
 
 def _centre(Xg, wg, yg, fit_intercept):
