@@ -46,17 +46,21 @@ def coupling_of(penalty):
     return coupling
 
 
-def factorizable(blocks, n_features, n_outputs, limit=1e8):
-    """Whether :class:`Spectral`'s factorization of ``blocks`` fits (floats held)."""
+def factorizable(blocks, n_features, n_outputs, limit=5e7):
+    """Whether :class:`Spectral`'s factorization of ``blocks`` is affordable: the
+    factors (``m p r`` floats, ``r = min(n_t, p)``: never more than a dense X) at
+    most ``limit`` or twice a dense X; with shared rows one ``p x p`` eigh."""
     p = n_features
     layout = getattr(blocks, "layout", None)
+    X = layout.X if layout is not None else blocks[0].X
+    budget = limit if sp.issparse(X) else max(limit, 2.0 * X.shape[0] * p)
     if layout is not None:
         if not layout.single:
             return False
-        return n_outputs * p * min(int(layout.n_rows.max()), p) <= limit
+        return n_outputs * p * min(int(layout.n_rows.max()), p) <= budget
     if shared_rows(blocks):
         return p <= 3000
-    return len(blocks) == 1 and n_outputs * p * p <= limit / 2
+    return len(blocks) == 1 and n_outputs * p * p <= budget
 
 
 class Spectral(QuadraticForm):
