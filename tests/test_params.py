@@ -39,7 +39,8 @@ def _module():
 
 # A value other than the default for every parameter (a callable: built on use).
 OTHER = {
-    "penalty": "trace", "alpha": 0.05, "fit_intercept": False, "solver": "fista",
+    "penalty": "trace", "alpha": 0.05, "positive": True, "unknown_task": "shared",
+    "fit_intercept": False, "solver": "fista",
     "precompute": False, "max_iter": 3, "tol": 0.3, "warm_start": True, "verbose": 1,
     "backend": None, "hidden_layer_sizes": (7,), "activation": "tanh", "dropout": 0.5,
     "batch_norm": True, "architecture": "mmoe", "n_experts": 2, "module": _module,

@@ -19,7 +19,8 @@ from .._tasks import check_scale, split_tasks, take_rows
 from ..base import MultiTaskMixin
 from ..linear._engine import LinearEngine
 from ..linear._losses import Squared
-from ._params import LINEAR_CONSTRAINTS, TORCH_CONSTRAINTS, check_configuration
+from ._params import (FRONT_CONSTRAINTS, LINEAR_CONSTRAINTS, TORCH_CONSTRAINTS,
+                      check_configuration)
 
 
 def _is_torch(est):
@@ -35,7 +36,7 @@ class _Outputs:
 
 
 class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
-    _parameter_constraints = {**LINEAR_CONSTRAINTS, **TORCH_CONSTRAINTS}
+    _parameter_constraints = {**LINEAR_CONSTRAINTS, **TORCH_CONSTRAINTS, **FRONT_CONSTRAINTS}
     _classifier = False
     _own_params = ()  # parameters the front door uses itself (none here)
 

@@ -106,15 +106,16 @@ class MultiTaskClassifier(ClassifierMixin, _MultiTaskLinear):
     __metadata_request__predict_log_proba = {"tasks": True}
     __metadata_request__decision_function = {"tasks": True}
 
-    def __init__(self, penalty="l21", alpha=1.0, *, loss="logistic", fit_intercept=True,
-                 solver="auto", max_iter=1000, tol=1e-4,
+    def __init__(self, penalty="l21", alpha="auto", *, loss="logistic", fit_intercept=True,
+                 positive=False, solver="auto", max_iter=1000, tol=1e-4,
                  warm_start=False, verbose=0, backend="numpy", hidden_layer_sizes=(100,),
                  activation="relu", dropout=0.0, batch_norm=False,
                  architecture="shared", n_experts=4, module=None,
                  loss_weighting="equal", learning_rate=1e-3, weight_decay=1e-4,
                  batch_size="auto", max_epochs=200, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, random_state=None,
-                 device="auto", dtype="float32", callbacks=None, class_weight=None):
+                 device="auto", dtype="float32", callbacks=None, class_weight=None,
+                 unknown_task="error"):
         init_params(self, locals())
 
     def _loss(self):

@@ -28,7 +28,7 @@ from ..linear._path import _grid, _iter_path, check_alphas
 from ..linear._penalties import Penalty
 from ..linear._registry import PENALTIES, get_penalty
 from ._classifier import MultiTaskClassifier
-from ._params import LINEAR_CONSTRAINTS
+from ._params import FRONT_CONSTRAINTS, LINEAR_CONSTRAINTS
 from ._regressor import MultiTaskRegressor
 
 __all__ = ["MultiTaskRegressorCV", "MultiTaskClassifierCV"]
@@ -127,6 +127,7 @@ class _CVMixin:
 
     _cv_constraints = {
         **{k: v for k, v in LINEAR_CONSTRAINTS.items() if k not in ("alpha", "warm_start")},
+        **FRONT_CONSTRAINTS,
         "penalty": [StrOptions(set(PENALTIES)), Penalty, list, tuple],
         "alphas": [Interval(numbers.Integral, 1, None, closed="left"), "array-like"],
         "eps": [Interval(numbers.Real, 0, 1, closed="neither")],
@@ -332,8 +333,8 @@ class MultiTaskRegressorCV(_CVMixin, MultiTaskRegressor):
     }
 
     def __init__(self, penalty="l21", *, alphas=100, eps=1e-3, cv=None, n_jobs=None,
-                 fit_intercept=True, solver="auto", precompute="auto", max_iter=1000,
-                 tol=1e-4, verbose=0, scoring=None):
+                 fit_intercept=True, positive=False, solver="auto", precompute="auto",
+                 max_iter=1000, tol=1e-4, verbose=0, scoring=None, unknown_task="error"):
         init_params(self, locals())
 
     _metric = staticmethod(_mean_task_mse)
@@ -366,8 +367,9 @@ class MultiTaskClassifierCV(_CVMixin, MultiTaskClassifier):
     _own_params = _CVMixin._own_params + ("class_weight",)
 
     def __init__(self, penalty="l21", *, loss="logistic", alphas=100, eps=1e-3, cv=None,
-                 n_jobs=None, fit_intercept=True, solver="auto", max_iter=1000, tol=1e-4,
-                 verbose=0, scoring=None, class_weight=None):
+                 n_jobs=None, fit_intercept=True, positive=False, solver="auto",
+                 max_iter=1000, tol=1e-4, verbose=0, scoring=None, class_weight=None,
+                 unknown_task="error"):
         init_params(self, locals())
 
     _metric = staticmethod(_mean_task_accuracy)

@@ -6,14 +6,26 @@ or Penalty, default="l21"
         How the tasks are coupled.  A name uses the penalty's defaults; an object
         (:class:`~skmtl.linear.GraphRegularized`, ...) sets its parameters, which
         ``GridSearchCV`` can tune as ``penalty__<name>``.
-    alpha : float, default=1.0
-        Strength of the penalty (``alpha >= 0``).
+    alpha : float or "auto", default="auto"
+        Strength of the penalty (``alpha >= 0``).  ``"auto"``: a default chosen
+        from the data (see :ref:`default_alpha`), the alpha used in ``alpha_``.
     fit_intercept : bool, default=True
         Fit one unpenalized intercept per task.
-    solver : {"auto", "fista", "cd"}, default="auto"
-        ``"fista"``: accelerated proximal gradient, every penalty.  ``"cd"``: block
-        coordinate descent in Gram form with Gap Safe screening, for ``"l21"`` with
-        the squared loss.  ``"auto"`` takes ``"cd"`` where it applies.
+    positive : bool, default=False
+        Constrain the coefficients to be non-negative (as ``Lasso(positive=True)``);
+        for the penalties ``"l21"``, ``"l1"``, ``"l2"`` and their elastic mixes,
+        solved by FISTA or coordinate descent.
+    solver : {"auto", "exact", "cd", "admm", "fista"}, default="auto"
+        ``"exact"``: one structured factorization, for the quadratic penalties
+        (``"l2"``, ``"mean"``, ``"graph"``) with the squared loss.  ``"cd"``: block
+        coordinate descent in Gram form with Gap Safe screening and working sets,
+        for ``"l21"`` and ``"l1"`` with the squared loss.  ``"admm"``: ADMM with
+        exact W-steps on the same factorization, for ``"trace"``, ``"cluster"`` and
+        ``"dirty"`` with the squared loss.  ``"fista"``: accelerated proximal
+        gradient, every penalty and loss.  ``"auto"``: with the squared loss,
+        ``"exact"`` for l2, mean and graph (when the factorization fits in memory),
+        ``"cd"`` for l21 and l1, ``"admm"`` for trace, cluster and dirty; FISTA
+        otherwise.  ``alpha=0`` is the least-squares solution where it is unique.
 {precompute}    max_iter : int, default=1000
         Maximum number of iterations (epochs for ``"cd"``).
     tol : float, default=1e-4
@@ -24,6 +36,10 @@ or Penalty, default="l21"
         step falls under ``tol``.
     warm_start : bool, default=False
         Start from the previous solution when refitting on data of the same shape.
+    unknown_task : {"error", "shared"}, default="error"
+        What ``predict`` does with a task not seen in fit (long format).
+        ``"error"``: a ValueError naming it.  ``"shared"``: predict with the part of
+        the model common to all tasks (see :ref:`new_tasks`).
     verbose : int, default=0
         Print solver progress (and, for the torch backend, one line an epoch).
     backend : {"numpy", "torch"}, default="numpy"

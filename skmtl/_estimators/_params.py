@@ -12,9 +12,10 @@ from ..linear._registry import PENALTIES
 
 LINEAR_CONSTRAINTS = {
     "penalty": [StrOptions(set(PENALTIES)), Penalty],
-    "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+    "alpha": [Interval(numbers.Real, 0, None, closed="left"), StrOptions({"auto"})],
     "fit_intercept": ["boolean"],
-    "solver": [StrOptions({"auto", "fista", "cd"})],
+    "solver": [StrOptions({"auto", "fista", "cd", "exact", "admm"})],
+    "positive": ["boolean"],
     "precompute": [StrOptions({"auto"}), "boolean"],
     "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
     "tol": [Interval(numbers.Real, 0, None, closed="left")],
@@ -33,7 +34,7 @@ TORCH_CONSTRAINTS = {
     "architecture": [StrOptions({"shared", "mmoe"})],
     "n_experts": [Interval(numbers.Integral, 1, None, closed="left")],
     "module": "no_validation",
-    "loss_weighting": [str],
+    "loss_weighting": "no_validation",  # a name or a configured object: the engine checks
     "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
     "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
     "batch_size": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
@@ -46,11 +47,16 @@ TORCH_CONSTRAINTS = {
     "dtype": [StrOptions({"float32", "float64"})],
     "callbacks": [list, tuple, None],
 }
+
+# Parameters of the front door itself, read at predict time by every configuration.
+FRONT_CONSTRAINTS = {
+    "unknown_task": [StrOptions({"error", "shared"})],
+}
 TORCH_PARAMS = tuple(TORCH_CONSTRAINTS)
 
 # Parameters every configuration accepts: the one that picks it, progress output,
 # and the seed (the numpy solvers are deterministic: it changes nothing there).
-FRONT_PARAMS = ("backend", "verbose", "random_state")
+FRONT_PARAMS = ("backend", "verbose", "random_state", "unknown_task")
 
 
 def _torch_engines():

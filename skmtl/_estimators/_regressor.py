@@ -84,7 +84,8 @@ class MultiTaskRegressor(RegressorMixin, _MultiTaskLinear):
 
     __doc__ = shared_doc(__doc__, precompute=True)
 
-    def __init__(self, penalty="l21", alpha=1.0, *, fit_intercept=True, solver="auto",
+    def __init__(self, penalty="l21", alpha="auto", *, fit_intercept=True, positive=False,
+                 solver="auto",
                  precompute="auto", max_iter=1000, tol=1e-4, warm_start=False,
                  verbose=0, backend="numpy", hidden_layer_sizes=(100,),
                  activation="relu", dropout=0.0, batch_norm=False,
@@ -92,7 +93,7 @@ class MultiTaskRegressor(RegressorMixin, _MultiTaskLinear):
                  loss_weighting="equal", learning_rate=1e-3, weight_decay=1e-4,
                  batch_size="auto", max_epochs=200, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, random_state=None,
-                 device="auto", dtype="float32", callbacks=None):
+                 device="auto", dtype="float32", callbacks=None, unknown_task="error"):
         init_params(self, locals())
 
     def _encode_targets(self, table):

@@ -33,14 +33,14 @@ class LinearEngine(Engine):
 
     name = "the numpy linear model"
     setting = 'backend="numpy"'
-    params = ("penalty", "alpha", "fit_intercept", "solver", "precompute", "max_iter",
-              "tol", "warm_start", "loss")
+    params = ("penalty", "alpha", "fit_intercept", "positive", "solver", "precompute",
+              "max_iter", "tol", "warm_start", "loss")
     attributes = ("coef_", "intercept_", "n_iter_", "dual_gap_")
     dtype = "float64"  # the arithmetic the rows must fit (check_scale)
 
     # the value of a parameter an estimator does not have (the classifier has no
     # precompute, the CV estimators no warm_start)
-    _absent = {"precompute": "auto", "warm_start": False}
+    _absent = {"precompute": "auto", "warm_start": False, "positive": False}
 
     def __init__(self, est):
         for name in self.params:
@@ -57,7 +57,8 @@ class LinearEngine(Engine):
         blocks, out_task = make_blocks(table, targets, segmented=loss.name == "logistic")
         penalty = clone(get_penalty(penalty)).bind(out_task, out_groups)
         return make_problem(blocks, loss, penalty, table.X.shape[1], out_task.size,
-                            fit_intercept=self.fit_intercept, solver=self.solver,
+                            fit_intercept=self.fit_intercept, positive=self.positive,
+                            solver=self.solver,
                             precompute=self.precompute, design=self._design())
 
     def solver_params(self):
@@ -67,15 +68,23 @@ class LinearEngine(Engine):
     def fit(self, est, problem):
         """Solve ``problem`` at ``alpha`` (from the last solution with warm_start)."""
         V, b = self.initial(est, problem)
-        self.store(est, problem, *problem.solve(self.alpha, V, b, **self.solver_params()))
-        if problem.penalty.is_norm and self.alpha > 0 and not np.any(est.coef_):
+        alpha = self.resolve_alpha(problem)
+        self.store(est, problem, *problem.solve(alpha, V, b, **self.solver_params()))
+        if problem.penalty.is_norm and alpha > 0 and not np.any(est.coef_):
             top = alpha_max(problem)
             warnings.warn(
-                f"Every coefficient is zero: alpha={self.alpha:.3g} is at or above "
+                f"Every coefficient is zero: alpha={alpha:.3g} is at or above "
                 f"alpha_max={top:.3g}, the smallest alpha whose solution is all zero "
                 f"on this data, so the model predicts each task's mean.  Use a smaller "
                 f"alpha (e.g. {top / 10:.3g}) or choose it by cross-validation "
                 "(MultiTaskRegressorCV / MultiTaskClassifierCV).", UserWarning)
+
+    def resolve_alpha(self, problem):
+        """The penalty strength to solve at: ``alpha``, or for ``alpha="auto"`` the
+        default chosen from the data (TODO issue 15: measured default)."""
+        if isinstance(self.alpha, str):  # "auto"
+            return 1.0
+        return self.alpha
 
     def initial(self, est, problem):
         """Zero, or with ``warm_start`` the last solution, or a ``coef_`` (and
@@ -107,6 +116,8 @@ class LinearEngine(Engine):
             est.coef_shared_, est.coef_specific_ = (
                 est._fitted_coef(np.ascontiguousarray(A.T), b)[0]
                 for A in problem.penalty._split(V))
+        for name, value in problem.penalty.fitted_attributes(V).items():
+            setattr(est, name, value)  # e.g. the cluster penalty's labels_
         est.n_iter_ = np.array([n_iter], dtype=np.int32) if est._classifier else n_iter
         est.dual_gap_ = gap
         if not converged:

@@ -60,6 +60,11 @@ class Penalty(BaseEstimator):
         """
         return self
 
+    def fitted_attributes(self, V):
+        """Fitted attributes the estimator gets from this penalty at the solution
+        ``V`` (name -> value; e.g. task clusters): none by default."""
+        return {}
+
     def dual_norm(self, G):  # pragma: no cover - only norms define it
         raise NotImplementedError
 

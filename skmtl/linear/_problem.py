@@ -117,7 +117,7 @@ def use_gram(blocks, n_features, n_outputs, shared, precompute="auto", cd=False)
 
 
 def make_problem(blocks, loss, penalty, n_features, n_outputs, *, fit_intercept=True,
-                 solver="auto", precompute="auto", design=None):
+                 positive=False, solver="auto", precompute="auto", design=None):
     """The penalized problem, in the data-fit form and with the solver that suit it.
 
     Parameters
@@ -158,6 +158,8 @@ def make_problem(blocks, loss, penalty, n_features, n_outputs, *, fit_intercept=
     ValueError
         ``solver="cd"`` with a penalty or a loss coordinate descent cannot take.
     """
+    if positive or solver in ("exact", "admm"):  # in progress (issues 12, 13)
+        raise NotImplementedError(f"positive={positive!r}, solver={solver!r}")
     p, m = n_features, n_outputs
     gram_form = loss.quadratic  # the Gram form holds the squared loss exactly
     fits_cd = BCD().accepts(GramFit if gram_form else DesignFit, penalty)
