@@ -15,6 +15,7 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._search_guard import check_search_scorer
 from .._tasks import check_scale, split_tasks, take_rows
 from ..base import MultiTaskMixin
 from ..linear._engine import LinearEngine
@@ -91,6 +92,7 @@ class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
+        check_search_scorer(self, y, tasks)
         with self._atomic(resume=getattr(self, "warm_start", False)):
             self.__dict__.pop("_given_classes", None)  # partial_fit's classes= no more
             engine = self._configure()
