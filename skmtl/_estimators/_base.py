@@ -20,6 +20,7 @@ from .._tasks import check_scale, split_tasks, take_rows
 from ..base import MultiTaskMixin
 from ..linear._engine import LinearEngine
 from ..linear._losses import Squared
+from ._new_tasks import NewTasksMixin
 from ._params import (FRONT_CONSTRAINTS, LINEAR_CONSTRAINTS, TORCH_CONSTRAINTS,
                       check_configuration)
 
@@ -36,7 +37,7 @@ class _Outputs:
         self.shape = Z.shape
 
 
-class _MultiTaskLinear(MultiTaskMixin, BaseEstimator):
+class _MultiTaskLinear(NewTasksMixin, MultiTaskMixin, BaseEstimator):
     _parameter_constraints = {**LINEAR_CONSTRAINTS, **TORCH_CONSTRAINTS, **FRONT_CONSTRAINTS}
     _classifier = False
     _own_params = ()  # parameters the front door uses itself (none here)
