@@ -11,13 +11,14 @@ does not use.
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 
 from ..base import Engine
 from ._datafit import make_blocks
 from ._penalties import Dirty
-from ._path import alpha_max
+from ._path import alpha_max, zeroing_norm
 from ._problem import make_problem
 from ._registry import get_penalty
 
@@ -35,8 +36,12 @@ class LinearEngine(Engine):
     setting = 'backend="numpy"'
     params = ("penalty", "alpha", "fit_intercept", "positive", "solver", "precompute",
               "max_iter", "tol", "warm_start", "loss")
-    attributes = ("coef_", "intercept_", "n_iter_", "dual_gap_")
+    attributes = ("coef_", "intercept_", "n_iter_", "dual_gap_", "alpha_")
     dtype = "float64"  # the arithmetic the rows must fit (check_scale)
+
+    # alpha="auto" (see resolve_alpha; chosen by benchmarks/bench_linear_defaults.py)
+    norm_fraction = 0.05  # of alpha_max, for the penalties that zero the model
+    ridge_factor = 1.0  # of the feature variance times p / n, for the others
 
     # the value of a parameter an estimator does not have (the classifier has no
     # precompute, the CV estimators no warm_start)
@@ -56,10 +61,12 @@ class LinearEngine(Engine):
         """The penalized problem of the encoded targets."""
         blocks, out_task = make_blocks(table, targets, segmented=loss.name == "logistic")
         penalty = clone(get_penalty(penalty)).bind(out_task, out_groups)
-        return make_problem(blocks, loss, penalty, table.X.shape[1], out_task.size,
-                            fit_intercept=self.fit_intercept, positive=self.positive,
-                            solver=self.solver,
-                            precompute=self.precompute, design=self._design())
+        problem = make_problem(blocks, loss, penalty, table.X.shape[1], out_task.size,
+                               fit_intercept=self.fit_intercept, positive=self.positive,
+                               solver=self.solver,
+                               precompute=self.precompute, design=self._design())
+        problem.ridge_scale = loss.curvature * _ridge_scale(table, self.fit_intercept)
+        return problem
 
     def solver_params(self):
         return dict(max_iter=self.max_iter, tol=self.tol, verbose=self.verbose)
@@ -70,6 +77,7 @@ class LinearEngine(Engine):
         V, b = self.initial(est, problem)
         alpha = self.resolve_alpha(problem)
         self.store(est, problem, *problem.solve(alpha, V, b, **self.solver_params()))
+        est.alpha_ = float(alpha)
         if problem.penalty.is_norm and alpha > 0 and not np.any(est.coef_):
             top = alpha_max(problem)
             warnings.warn(
@@ -80,11 +88,22 @@ class LinearEngine(Engine):
                 "(MultiTaskRegressorCV / MultiTaskClassifierCV).", UserWarning)
 
     def resolve_alpha(self, problem):
-        """The penalty strength to solve at: ``alpha``, or for ``alpha="auto"`` the
-        default chosen from the data (TODO issue 15: measured default)."""
-        if isinstance(self.alpha, str):  # "auto"
-            return 1.0
-        return self.alpha
+        """The penalty strength to solve at: ``alpha``, or for ``alpha="auto"`` a
+        default relative to the data (``doc/getting_started.rst``, ``default_alpha``).
+
+        A penalty that zeroes the model (``"l21"``, ``"l1"``, ``"trace"``,
+        ``"dirty"``, an elastic mix): ``norm_fraction`` of ``alpha_max``.  One that
+        only shrinks (``"l2"``, ``"mean"``, ``"graph"``, ``"cluster"``): the ridge
+        ``ridge_factor * c * s2 * p / n``, with ``s2`` the mean feature variance,
+        ``p`` the features, ``n`` a task's (effective) rows averaged over tasks as
+        ``p / n`` is and ``c`` the loss's curvature: the optimal ridge of a linear
+        model whose signal and noise have equal variance.
+        """
+        if not isinstance(self.alpha, str):
+            return self.alpha
+        if zeroing_norm(problem.penalty) is not None:
+            return self.norm_fraction * alpha_max(problem)
+        return self.ridge_factor * problem.ridge_scale
 
     def initial(self, est, problem):
         """Zero, or with ``warm_start`` the last solution, or a ``coef_`` (and
@@ -134,3 +153,21 @@ class LinearEngine(Engine):
         coef = est.coef_.reshape(-1, est.coef_.shape[-1])  # a 1-D coef_: one task
         return np.asarray(X @ coef[cols].T) + np.atleast_1d(est.intercept_)[cols]
 
+
+
+def _ridge_scale(table, fit_intercept):
+    """``s2 * mean_t(p / n_t)``: the mean variance of the features (second moment
+    without an intercept) over all rows, times the features over each task's
+    effective row count ``1 / sum_i w_i^2`` (its row count without weights)."""
+    X = table.X
+    n, p = X.shape
+    if sp.issparse(X):
+        second = np.asarray(X.multiply(X).mean(axis=0)).ravel()
+        mean = np.asarray(X.mean(axis=0)).ravel()
+    else:
+        second, mean = np.einsum("ij,ij->j", X, X) / n, X.mean(axis=0)
+    s2 = float(np.mean(second - mean**2 if fit_intercept else second)) if p else 0.0
+    sizes = [len(w) for w in table.weights]
+    codes = np.repeat(np.arange(len(sizes)), sizes)
+    inv_rows = np.bincount(codes, np.concatenate(table.weights) ** 2, len(sizes))
+    return s2 * p * float(np.mean(inv_rows))

@@ -16,22 +16,37 @@ from ._fista import fista
 __all__ = ["multitask_path"]
 
 
+def zeroing_norm(penalty):
+    """``(norm, weight)`` when ``penalty`` zeroes the model at a large alpha: the
+    penalty itself (weight 1), or the norm of an elastic mix with ``l1_ratio > 0``
+    (its weight ``l1_ratio``); None for the penalties that only shrink."""
+    if penalty.is_norm:
+        return penalty, 1.0
+    base, ratio = getattr(penalty, "base_", None), getattr(penalty, "l1_ratio", 0)
+    if base is not None and base.is_norm and ratio > 0:
+        return base, float(ratio)
+    return None
+
+
 def alpha_max(problem):
-    """Smallest alpha with an all-zero solution (norm penalties).
+    """Smallest alpha with an all-zero solution (norm penalties, and their elastic
+    mixes: the norm's value over ``l1_ratio``, as scikit-learn's ``ElasticNet``).
 
     For the other penalties, which shrink but never zero, ``10 L`` with ``L`` the
     largest curvature of the data-fit term: the start of a useful grid.
     """
     datafit, penalty = problem.datafit, problem.penalty
-    if not penalty.is_norm:
+    zeroing = zeroing_norm(penalty)
+    if zeroing is None:
         return 10.0 * datafit.lipschitz()
+    norm, weight = zeroing
     V, b = problem.start()
     if b is not None:  # intercepts optimal for W = 0: a huge alpha keeps W at zero
         V, b, *_ = fista(datafit, penalty, 1e30, V, b, max_iter=2000, tol=1e-10)
     W = penalty.coef(V)
     GW, _ = datafit.gradient(W, b, datafit.forward(W, b))
     # a hair above the dual norm, so that rounding cannot leave a nonzero at alpha_max
-    return max(penalty.dual_norm(GW) * (1 + 1e-12), np.finfo(float).tiny)
+    return max(norm.dual_norm(GW) / weight * (1 + 1e-12), np.finfo(float).tiny)
 
 
 def check_alphas(alphas):
