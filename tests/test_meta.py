@@ -578,3 +578,29 @@ def test_support_statistics_over_chunks_are_those_of_the_whole_support_set(monke
     torch.testing.assert_close(net[1].running_mean, h.mean(0))
     torch.testing.assert_close(net[1].running_var, h.var(0, unbiased=False))
     assert not net[1].training
+
+
+@pytest.mark.parametrize("estimator", ["classifier", "regressor"])
+def test_fit_ends_with_meta_training_and_predict_adapts_once(estimator, monkeypatch):
+    """The adaptation on the fit data waits for the first prediction, is cached, and
+    gives what adapting on those support rows gives; pickling keeps it lazy."""
+    if estimator == "classifier":
+        X, y = _clusters(n_classes=10)
+        meta, tasks = MetaLearnerClassifier(n_episodes=8, random_state=0), None
+    else:
+        X, y, tasks = _sinusoids(10, 20, seed=0)
+        meta = MetaLearnerRegressor(n_episodes=8, random_state=0)
+    kind = type(meta)
+    calls = []
+    real = kind._adapt
+    monkeypatch.setattr(kind, "_adapt", lambda self, *a: calls.append(1) or real(self, *a))
+    meta.fit(X, y, tasks=tasks)
+    assert calls == []  # fit did not adapt
+    support = meta._fit_support
+    loaded = pickle.loads(pickle.dumps(meta))
+    predicted = meta.predict(X)
+    meta.predict(X), meta.score(X, y)
+    assert calls == [1]  # the first prediction adapted, the others reused it
+    eager = meta.adapt(*support).predict(X)
+    np.testing.assert_array_equal(predicted, eager)
+    np.testing.assert_array_equal(loaded.predict(X), eager)

@@ -64,12 +64,13 @@ print(f"{X.shape[0]} drawings of {np.unique(y).size} characters; "
 # Each episode draws 20 characters, one support drawing and five query drawings of
 # each; the Conv-4 backbone learns an embedding in which every query lies closest
 # to the mean embedding (prototype) of its own character's support drawings.
-# ``n_support=1`` keeps the classifier that ``fit`` builds for the training
-# characters themselves small; we only use ``adapt``.
+# ``fit`` ends with meta-training: the classifier of the training characters
+# themselves (``classifier_``) would only be adapted at a first ``predict`` on the
+# meta-learner; we only use ``adapt``.
 
 meta = MetaLearnerClassifier(
     "protonet", backbone="conv4", n_way=20, k_shot=1, n_query=5, n_episodes=200,
-    meta_batch_size=1, n_support=1, random_state=0,
+    meta_batch_size=1, random_state=0,
 ).fit(X[seen], y[seen])
 
 # %%

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..nn._backend import resolve_device
 from ..base import refuse_unused
@@ -303,6 +303,23 @@ class _MetaLearner(BaseEstimator):
 
             builtin.append(PrintProgress(line))
         return builtin + self.callbacks_
+
+    # ------------------------------------------------ the fit data's model
+    def _defer_fit_model(self, X, targets):
+        """Keep the support rows that ``predict`` adapts on; the adaptation waits for
+        the first call that needs it (:meth:`_fit_model`), so that ``fit`` ends with
+        meta-training (adapting on every class of a large training set took longer
+        than a short meta-training)."""
+        self._fit_support, self._fit_adapted = (X, targets), None
+
+    def _fit_model(self):
+        """The model adapted on the fit data's support rows, made at the first call
+        and cached (with the parameters of that moment, e.g. ``adapt_steps``)."""
+        check_is_fitted(self, "module_")
+        if self._fit_adapted is None:
+            self._fit_adapted = self._adapt(*self._fit_support)
+            self._fit_support = None  # the rows are no longer needed
+        return self._fit_adapted
 
     # ----------------------------------------------------------------- adapt
     def _adapt_state(self, X, targets, n_out, net=None):

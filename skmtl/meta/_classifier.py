@@ -75,6 +75,11 @@ default="protonet"
         ``validation_fraction=0``).
     callbacks_ : list of Callback
         The copies of ``callbacks`` that the last fit notified.
+    classifier_ : AdaptedClassifier
+        What ``predict`` uses: the meta-learner adapted on up to ``n_support`` rows
+        of every class of the fit data.  Made at its first use, not in ``fit``
+        (on thousands of classes that adaptation outlasted a short meta-training),
+        then cached.
 
     See Also
     --------
@@ -167,8 +172,16 @@ default="protonet"
         self.validation_scores_ = self._fit_network(X, shape, seed, sampler,
                                                     np.arange(len(X))[train], val)
         sup = self._support_rows(codes, seed)
-        self.classifier_ = self._adapt(X[sup], y[sup])
+        self._defer_fit_model(X[sup], y[sup])
         return self
+
+    @property
+    def classifier_(self):
+        """The :class:`AdaptedClassifier` behind ``predict``: adapted on up to
+        ``n_support`` rows of every class of the fit data at its first use (the
+        first ``predict``, ``predict_proba`` or ``score``), not in ``fit``, then
+        cached; an estimator pickled before that use adapts after loading."""
+        return self._fit_model()
 
     def _validation(self, codes, tasks, seed):
         """Rows of meta-training and fixed validation episodes on held-out classes
@@ -226,12 +239,12 @@ default="protonet"
     # --------------------------------------------------------------- predict
     def predict_proba(self, X):
         """Class probabilities over ``classes_`` (adapted on the fit data)."""
-        check_is_fitted(self, "classifier_")
+        check_is_fitted(self, "module_")
         return self.classifier_.predict_proba(X)
 
     def predict(self, X):
         """Predict among the classes seen in fit."""
-        check_is_fitted(self, "classifier_")
+        check_is_fitted(self, "module_")
         return self.classifier_.predict(X)
 
 

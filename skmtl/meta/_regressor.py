@@ -74,6 +74,9 @@ class MetaLearnerRegressor(RegressorMixin, _MetaLearner):
         (empty when ``validation_fraction=0``).
     callbacks_ : list of Callback
         The copies of ``callbacks`` that the last fit notified.
+    regressor_ : AdaptedRegressor
+        What ``predict`` uses: the meta-learner adapted on ``n_support`` rows of
+        the fit data, made at its first use (not in ``fit``), then cached.
 
     See Also
     --------
@@ -163,8 +166,15 @@ class MetaLearnerRegressor(RegressorMixin, _MetaLearner):
         self.validation_scores_ = self._fit_network(X, (X.shape[1],), seed, sampler,
                                                     np.arange(len(X))[train], val)
         support = np.random.RandomState(seed).permutation(len(X))[: self.n_support]
-        self.regressor_ = self._adapt(X[support], y[support])
+        self._defer_fit_model(X[support], y[support])
         return self
+
+    @property
+    def regressor_(self):
+        """The :class:`AdaptedRegressor` behind ``predict``: adapted on
+        ``n_support`` rows of the fit data at its first use, not in ``fit``, then
+        cached."""
+        return self._fit_model()
 
     def _validation(self, tasks, y, seed):
         """Rows of meta-training and fixed validation episodes on held-out tasks."""
@@ -216,7 +226,7 @@ class MetaLearnerRegressor(RegressorMixin, _MetaLearner):
 
     def predict(self, X):
         """Predict with the network adapted on ``n_support`` rows of the fit data."""
-        check_is_fitted(self, "regressor_")
+        check_is_fitted(self, "module_")
         return self.regressor_.predict(X)
 
 
