@@ -9,6 +9,8 @@ from ._coupling import ClusteredNorm, GraphRegularized, MeanRegularized
 from ._path import multitask_path
 from ._penalties import L1, L2, L21, Dirty, ElasticMix, Penalty, TraceNorm
 from ._registry import PENALTIES, get_penalty
+from ._relationship import TaskRelationship
+from ._robust import RobustLowRank
 
 __all__ = [
     "multitask_path",
@@ -22,6 +24,8 @@ __all__ = [
     "ClusteredNorm",
     "Dirty",
     "ElasticMix",
+    "TaskRelationship",
+    "RobustLowRank",
     "PENALTIES",
     "get_penalty",
 ]

@@ -14,6 +14,7 @@ from sklearn.utils._param_validation import Interval
 
 from ._laplacian import Complete, Graph, laplacian, output_adjacency
 from ._penalties import Penalty
+from ._relationship import task_gram
 
 __all__ = ["GraphRegularized", "MeanRegularized", "ClusteredNorm"]
 
@@ -152,6 +153,35 @@ def _cluster_weights(sigma, offset, k):
     return np.clip(hi * sigma - offset, 0.0, 1.0)
 
 
+def _kmeans(F, k, max_iter=100):
+    """Lloyd's k-means of the rows of ``F`` from a farthest-first start (Gonzalez
+    1985: the row of largest norm, then each time the row farthest from the centres
+    so far), so deterministic; labels in the order of the rows' first appearance.
+    """
+    sq = np.einsum("ij,ij->i", F, F)
+    centres = [int(np.argmax(sq))]
+    dist = np.full(F.shape[0], np.inf)
+    for _ in range(1, min(k, F.shape[0])):  # k steps, each vectorized over the tasks
+        dist = np.minimum(dist, sq - 2 * F @ F[centres[-1]] + sq[centres[-1]])
+        if not dist.max() > 0:
+            break  # fewer distinct rows than clusters
+        centres.append(int(np.argmax(dist)))
+    C = F[centres]
+    labels = None
+    for _ in range(max_iter):
+        new = np.argmin(sq[:, None] - 2 * F @ C.T + np.einsum("ij,ij->i", C, C), axis=1)
+        if labels is not None and np.array_equal(new, labels):
+            break
+        labels = new
+        counts = np.bincount(labels, minlength=C.shape[0])
+        sums = np.zeros_like(C)
+        np.add.at(sums, labels, F)
+        filled = counts > 0
+        C[filled] = sums[filled] / counts[filled, None]
+    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    return np.argsort(np.argsort(first))[inverse]
+
+
 class ClusteredNorm(Penalty):
     r"""Convex clustered MTL (Jacob, Bach & Vert 2008; Zhou, Chen & Ye 2011).
 
@@ -163,6 +193,12 @@ class ClusteredNorm(Penalty):
     (``alpha`` plays the role of MALSAR's ``rho1`` and ``eta = rho2 / rho1``).
     The optimal M shares the right singular vectors of W, so the penalty and its
     prox act on the singular values alone.
+
+    The fitted estimator exposes ``labels_``, the tasks' clusters: k-means
+    (deterministic) of the tasks embedded by the optimal M, the rows of
+    :math:`V \operatorname{diag}(\mu)^{1/2}` for :math:`M = V \operatorname{diag}
+    (\mu) V^\top` (the relaxation's cluster-indicator matrix: tasks of one
+    cluster share a row when M is exactly one).
 
     Parameters
     ----------
@@ -185,6 +221,7 @@ class ClusteredNorm(Penalty):
     def bind(self, out_task, out_group):
         bound = clone(self)
         bound._k = min(self.n_clusters, out_task.size)
+        bound._out_task, bound._out_group = np.asarray(out_task), np.asarray(out_group)
         return bound
 
     def _sigma(self, V):
@@ -201,6 +238,14 @@ class ClusteredNorm(Penalty):
         s2 = np.sort(self._sigma(V) ** 2)[::-1]
         top = s2[: self._k].sum()
         return (self.eta * s2.sum() + top) / (4 * self.eta * (1 + self.eta))
+
+    def fitted_attributes(self, V):
+        """``labels_``: the tasks' clusters, 0 to ``n_clusters - 1`` in the order of
+        the tasks' first appearance."""
+        _, s, Vt = np.linalg.svd(V, full_matrices=False)
+        mu = _cluster_weights(self._sigma(V), self.eta, self._k)[: s.size]
+        F, _ = task_gram(Vt.T * np.sqrt(mu), self._out_task, self._out_group)
+        return {"labels_": _kmeans(F, self._k)}
 
     def prox(self, V, step):
         U, s, Vt = np.linalg.svd(V, full_matrices=False)

@@ -4,6 +4,8 @@ from sklearn.utils._param_validation import validate_params
 
 from ._coupling import ClusteredNorm, GraphRegularized, MeanRegularized
 from ._penalties import L1, L2, L21, Dirty, Penalty, TraceNorm
+from ._relationship import TaskRelationship
+from ._robust import RobustLowRank
 
 PENALTIES = {
     "l21": L21,
@@ -14,6 +16,8 @@ PENALTIES = {
     "graph": GraphRegularized,
     "cluster": ClusteredNorm,
     "dirty": Dirty,
+    "relationship": TaskRelationship,
+    "robust": RobustLowRank,
 }
 
 
