@@ -18,7 +18,7 @@ from ._modules import MMoE, SharedBottom, mlp, output_size
 from ._rows import LazyRows
 from ._state import seed_from
 from ._training import Trainer, world
-from ._weighting import make_weighting
+from ._weighting import Equal, check_weighting, make_weighting
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -91,7 +91,7 @@ def fit_network(est, table, targets, regression, *, partial=False, resume=False)
     """
     if getattr(est, "loss", "logistic") != "logistic":
         raise ValueError("backend='torch' supports loss='logistic' only.")
-    if world() is not None and est.loss_weighting != "equal":
+    if world() is not None and type(check_weighting(est.loss_weighting)) is not Equal:
         raise ValueError(
             "Under torch.distributed only loss_weighting='equal' gives the one-process "
             f"model (the processes' shares of a batch add up); got {est.loss_weighting!r}.")

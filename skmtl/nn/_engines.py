@@ -18,7 +18,7 @@ from ._linear import TorchDesignFit
 from ._modules import ACTIVATIONS
 from ._rows import as_lazy, is_streamed
 from ._state import check_finite_outputs
-from ._weighting import WEIGHTINGS
+from ._weighting import check_weighting
 
 
 class TorchLinearEngine(LinearEngine):
@@ -59,8 +59,7 @@ class NetworkEngine(Engine):
                   "n_iter_", "device_", "callbacks_")
     network = True
     # the option lists, read from the registries where the implementations live
-    _constraints = {"activation": [StrOptions(set(ACTIVATIONS))],
-                    "loss_weighting": [StrOptions(set(WEIGHTINGS))]}
+    _constraints = {"activation": [StrOptions(set(ACTIVATIONS))]}
 
     # parameters read only under another setting: name -> (test, that setting)
     conditions = {
@@ -74,6 +73,7 @@ class NetworkEngine(Engine):
         validate_parameter_constraints(
             self._constraints, {k: getattr(est, k) for k in self._constraints},
             caller_name=type(est).__name__)
+        check_weighting(est.loss_weighting)  # a name in WEIGHTINGS or a LossWeighting
         self.dtype = str(est.dtype)
 
     def fit(self, est, X, y, tasks, sample_weight, *, partial, resume=False):

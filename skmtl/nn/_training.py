@@ -197,4 +197,12 @@ class Trainer:
                     p.grad = torch.zeros_like(p)
             _all_reduce([p.grad for p in params])
         self.optimizer.step()
+        self.weighting.after_step(lambda: self._losses(source, pt, layout, n_tasks, b, b_t))
         return losses.detach(), present
+
+    def _losses(self, source, pt, layout, n_tasks, b, b_t):
+        """The batch ``b``'s per-task losses now, without a gradient."""
+        with torch.no_grad():
+            local, task, target, weight = pt.batch(b, b_t)
+            return task_losses(self.net(source.batch(b, b_t))[1], local, task, target,
+                               weight, layout, n_tasks)
