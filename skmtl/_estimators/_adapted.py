@@ -1,0 +1,396 @@
+"""Linear models for one task shrunk to a prior model: what ``adapt`` returns.
+
+Both minimise a task's mean loss plus a ridge on the distance to the prior, in the
+directions ``basis`` allows (``w = w0 + B z``, ridge on ``z``).  The strength is
+chosen by leave-one-out over a small grid: in closed form for the squared loss (one
+SVD of the k rows), by batched Newton fits for the logistic loss.  Everything works in
+the span of the new rows (``z`` lies in the row space of ``X B``), so the cost is that
+of a k x k problem whatever the number of features.
+"""
+
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.extmath import softmax
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+__all__ = ["PriorRidge", "PriorLogisticRegression"]
+
+_GRID = np.logspace(-4, 4, 17)  # alphas, relative to the rows' largest curvature
+_MIN_ROWS = 3  # fewer rows: the prior itself (no leave-one-out on 1 or 2 rows)
+_MAX_FOLDS = 20  # more rows: this many folds rather than leave-one-out
+
+
+def _priors(coef, intercept, n_out, single_ndim):
+    """The priors as (n_priors, n_out, p) and (n_priors, n_out) float64 arrays: one
+    prior of ``single_ndim`` dimensions, or a stack of them."""
+    W0 = np.asarray(coef, dtype=np.float64)
+    if W0.ndim not in (single_ndim, single_ndim + 1) or (
+            n_out > 1 or single_ndim == 2) and W0.shape[-2] != n_out:
+        shape = "(n_features,)" if single_ndim == 1 else f"({n_out}, n_features)"
+        raise ValueError(
+            f"prior_coef has shape {W0.shape}; expected {shape} or (n_priors, "
+            f"{shape[1:]}.")
+    W0 = W0.reshape((-1, n_out, W0.shape[-1]))
+    b0 = np.asarray(intercept, dtype=np.float64)
+    if b0.size not in (n_out, W0.shape[0] * n_out):
+        raise ValueError(f"prior_intercept has {b0.size} values; expected {n_out} "
+                         f"or {W0.shape[0] * n_out} (one an output of each prior).")
+    return W0, np.broadcast_to(b0.reshape(-1, n_out), W0.shape[:2])
+
+
+def _check_common(est, X, y, sample_weight, classifier):
+    X, y = validate_data(est, X, y, accept_sparse="csr", dtype=np.float64,
+                         y_numeric=not classifier)
+    sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
+    sw = sw / sw.mean() if sw.sum() > 0 else sw
+    p = X.shape[1]
+    B = None if est.basis is None else np.asarray(est.basis, dtype=np.float64)
+    if B is not None and (B.ndim != 2 or B.shape[0] != p):
+        raise ValueError(f"basis has shape {np.shape(est.basis)}; expected ({p}, n_directions).")
+    return X, y, sw, B
+
+
+def _project(X, B):
+    """``X B`` (``X`` itself without a basis), dense."""
+    XB = X if B is None else X @ B
+    return XB.toarray() if hasattr(XB, "toarray") else np.asarray(XB)
+
+
+def _svd(A):
+    """Thin SVD, singular values under the rounding of the largest dropped."""
+    if A.size == 0:
+        return np.zeros((A.shape[0], 0)), np.zeros(0), np.zeros((0, A.shape[1]))
+    U, sig, Vt = np.linalg.svd(A, full_matrices=False)
+    keep = sig > sig[0] * max(A.shape) * np.finfo(np.float64).eps
+    return U[:, keep], sig[keep], Vt[keep]
+
+
+class _PriorModel(BaseEstimator):
+    _parameter_constraints = {
+        "prior_coef": ["array-like"],
+        "prior_intercept": ["array-like", numbers.Real],
+        "basis": ["array-like", None],
+        "alpha": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "fit_intercept": ["boolean"],
+    }
+
+    def _grid(self, sigma_max, k, scale=1.0):
+        if self.alpha is not None:
+            return np.array([float(self.alpha)])
+        top = sigma_max**2 / k * scale
+        return top * _GRID if top > 0 else np.ones(1)
+
+    def _check_prior(self, p, n_out):
+        W0, b0 = _priors(self.prior_coef, self.prior_intercept, n_out,
+                         2 if isinstance(self, ClassifierMixin) else 1)
+        if W0.shape[-1] != p:
+            raise ValueError(
+                f"prior_coef has {W0.shape[-1]} features; X has {p}.")
+        if not (np.isfinite(W0).all() and np.isfinite(b0).all()):
+            raise ValueError("prior_coef and prior_intercept must be finite.")
+        return W0, b0
+
+
+class PriorRidge(RegressorMixin, _PriorModel):
+    r"""Ridge regression shrunk to a prior model within a subspace.
+
+    .. math:: \min_{z, b}\ \frac{1}{2 \sum_i s_i} \sum_i s_i (y_i - x_i^\top (w_0 + B z)
+              - b)^2 + \frac{\alpha}{2} \|z\|_2^2
+
+    ``B`` is the identity without a ``basis``: the biased ridge that shrinks to
+    ``w_0``.  With ``alpha=None`` the strength is the one of a grid (17 values over
+    8 decades, scaled to the rows) with the least exact leave-one-out error, in
+    closed form from one SVD; with several priors (rows of ``prior_coef``) the pair
+    (prior, alpha) with the least error.  With fewer than 3 rows there is no
+    leave-one-out: the model is the prior (``alpha_ = inf``) with the intercept
+    refit, and of several priors the one with the least squared error.
+
+    Parameters
+    ----------
+    prior_coef : array-like of shape (n_features,) or (n_priors, n_features)
+        ``w_0``, or the candidates for it.
+    prior_intercept : float or array-like of shape (n_priors,), default=0.0
+        The intercept kept when ``fit_intercept=False``.
+    basis : array-like of shape (n_features, n_directions), default=None
+        ``B``: the directions the model may leave the prior in (None: all).
+    alpha : float, default=None
+        The strength (> 0); None: chosen by leave-one-out.
+    fit_intercept : bool, default=True
+        Fit a free (unpenalized) intercept, as ``Ridge``; else the prior's.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+    intercept_ : float
+    alpha_ : float
+        The strength used (``inf``: the prior's coefficients).
+    prior_ : int
+        The row of ``prior_coef`` chosen.
+    n_features_in_ : int
+    """
+
+    def __init__(self, prior_coef, prior_intercept=0.0, *, basis=None, alpha=None,
+                 fit_intercept=True):
+        self.prior_coef = prior_coef
+        self.prior_intercept = prior_intercept
+        self.basis = basis
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit on the rows of one task.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        X, y, s, B = _check_common(self, X, y, sample_weight, classifier=False)
+        k = X.shape[0]
+        W0, b0 = self._check_prior(X.shape[1], 1)
+        W0, b0 = W0[:, 0], b0[:, 0]  # (n_priors, p), (n_priors,)
+        R = y[:, None] - np.asarray(X @ W0.T) - (0.0 if self.fit_intercept else b0)
+        XB = _project(X, B)
+        if self.fit_intercept:  # the intercept is free: centre (weighted)
+            xbar, rbar = s @ XB / k, s @ R / k
+            XB, R = XB - xbar, R - rbar
+        root = np.sqrt(s)[:, None]
+        U, sig, Vt = _svd(root * XB)
+        rho = U.T @ (root * R)  # (q, n_priors)
+        if k < _MIN_ROWS and self.alpha is None:  # the prior, of several the closest
+            alphas, a, j = np.array([np.inf]), 0, int(np.argmin(s @ R**2))
+            z = np.zeros(XB.shape[1])
+        else:
+            alphas = self._grid(sig.max(initial=0.0), k)
+            shrink = sig**2 / (sig**2 + k * alphas[:, None])  # (n_alpha, q)
+            fit = np.einsum("iq,aq,qc->aic", U, shrink, rho)  # (n_alpha, k, n_priors)
+            lev = np.einsum("iq,aq->ai", U**2, shrink) + (s / k if self.fit_intercept else 0)
+            loo = (root * R - fit) / (1.0 - lev[:, :, None])  # scaled by sqrt(s)
+            err = np.einsum("aic,aic->ac", loo, loo)
+            a, j = np.unravel_index(np.argmin(err), err.shape)
+            z = Vt.T @ (sig / (sig**2 + k * alphas[a]) * rho[:, j])
+        self.coef_ = W0[j] + (z if B is None else B @ z)
+        if self.fit_intercept:
+            self.intercept_ = float(s @ (y - np.asarray(X @ self.coef_)) / k)
+        else:
+            self.intercept_ = float(b0[j])
+        self.alpha_, self.prior_ = float(alphas[a]), int(j)
+        return self
+
+    def predict(self, X):
+        """Predictions for the rows of ``X``: ``X @ coef_ + intercept_``."""
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", dtype=np.float64, reset=False)
+        return np.asarray(X @ self.coef_) + self.intercept_
+
+
+def _losses(Z, Y):
+    """Per-row log-loss of outputs ``Z`` (..., k, K): binary (K = 1, ``Y`` 0/1) or
+    multinomial (``Y`` one-hot), with the probabilities (..., k, K)."""
+    if Z.shape[-1] == 1:
+        loss = np.logaddexp(0.0, Z[..., 0]) - Y[:, 0] * Z[..., 0]
+        return loss, 0.5 * (1.0 + np.tanh(0.5 * Z))
+    top = Z.max(axis=-1, keepdims=True)
+    lse = top[..., 0] + np.log(np.exp(Z - top).sum(axis=-1))
+    return lse - np.einsum("...ik,ik->...i", Z, Y), np.exp(Z - lse[..., None])
+
+
+def _newton(D, O, Y, M, alphas, max_iter=50, tol=1e-10):
+    """Ridge-logistic fits of many problems at once, by damped Newton steps.
+
+    Problem ``(c, a, f)`` minimises ``sum_i M[f, i] loss(Y_i, O[c, i] + D_i C) /
+    sum_i M[f, i] + alphas[a] / 2 ||C||^2`` over ``C`` of shape (q, K).
+
+    Returns ``C`` of shape (n_priors, n_alpha, n_masks, q, K).
+    """
+    q, K = D.shape[1], Y.shape[1]
+    Mn = M / M.sum(axis=1, keepdims=True)  # (F, k)
+    lam = alphas[None, :, None, None, None]
+    C = np.zeros((O.shape[0], alphas.size, M.shape[0], q, K))
+
+    def objective(C):
+        Z = O[:, None, None] + np.einsum("iq,cafqk->cafik", D, C)
+        loss, P = _losses(Z, Y)
+        return np.einsum("cafi,fi->caf", loss, Mn) + 0.5 * alphas[:, None] * \
+            np.einsum("cafqk,cafqk->caf", C, C), P
+
+    f, P = objective(C)
+    eye = np.eye(q * K)
+    for _ in range(max_iter):
+        G = np.einsum("fi,iq,cafik->cafqk", Mn, D, P - Y) + lam * C
+        if K == 1:
+            h = P[..., 0] * (1.0 - P[..., 0])
+            H = np.einsum("fi,cafi,iq,ir->cafqr", Mn, h, D, D)
+        else:
+            S = np.einsum("cafik,kl->cafikl", P, np.eye(K)) - np.einsum(
+                "cafik,cafil->cafikl", P, P)
+            H = np.einsum("fi,iq,ir,cafikl->cafqkrl", Mn, D, D, S)
+        H = H.reshape(C.shape[:3] + (q * K, q * K)) + lam * eye
+        step = np.linalg.solve(H, G.reshape(C.shape[:3] + (q * K, 1))).reshape(C.shape)
+        t = np.ones(C.shape[:3])
+        for _ in range(30):  # halve each problem's step until its objective decreases
+            f_new, P_new = objective(C - t[..., None, None] * step)
+            worse = f_new > f + 1e-12 * np.abs(f)
+            if not worse.any():
+                break
+            t = np.where(worse, 0.5 * t, t)
+        C = C - t[..., None, None] * step
+        f, P = f_new, P_new
+        if np.abs(t[..., None, None] * step).max(initial=0.0) < tol:
+            break
+    return C
+
+
+class PriorLogisticRegression(ClassifierMixin, _PriorModel):
+    r"""Logistic regression shrunk to a prior model within a subspace.
+
+    .. math:: \min_{Z, \delta}\ \frac{1}{\sum_i s_i} \sum_i s_i\, \ell(y_i,
+              (W_0 + B Z)^\top x_i + b_0 + \delta) + \frac{\alpha}{2}
+              (\|Z\|_F^2 + \|\delta\|_2^2)
+
+    the logistic loss for two classes (one output), the multinomial one for more.
+    The intercept shrinks to the prior's too (with ``fit_intercept``; else it is
+    the prior's): a few rows, some classes absent, would send a free one to
+    infinity.  With ``alpha=None`` the strength is the one of a grid (9 values over
+    6 decades, scaled to the rows) with the least log-loss out of fold: leave-one-out
+    up to 20 rows, 20 folds above, every fit one batched Newton solve; with several
+    priors the pair (prior, alpha) with the least.  With fewer than 3 rows: the
+    prior itself (``alpha_ = inf``).
+
+    Parameters
+    ----------
+    prior_coef : array-like of shape (n_outputs, n_features) or (n_priors, n_outputs, n_features)
+        ``W_0^T``: one row for two classes, one a class for more.
+    prior_intercept : array-like of shape (n_outputs,) or (n_priors, n_outputs)
+    classes : array-like of shape (n_classes,)
+        The labels of the prior's outputs (sorted); ``y`` takes at least two.
+    basis : array-like of shape (n_features, n_directions), default=None
+        ``B``: the directions the model may leave the prior in (None: all).
+    alpha : float, default=None
+        The strength (> 0); None: chosen out of fold.
+    fit_intercept : bool, default=True
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+    alpha_ : float
+    prior_ : int
+    n_features_in_ : int
+    """
+
+    _parameter_constraints = {**_PriorModel._parameter_constraints,
+                              "classes": ["array-like"]}
+
+    def __init__(self, prior_coef, prior_intercept, classes, *, basis=None, alpha=None,
+                 fit_intercept=True):
+        self.prior_coef = prior_coef
+        self.prior_intercept = prior_intercept
+        self.classes = classes
+        self.basis = basis
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+
+    def _targets(self, y):
+        check_classification_targets(y)
+        classes = np.asarray(self.classes)
+        labels = np.unique(y)
+        if labels.size < 2:
+            raise ValueError(f"y has {labels.size} class; a classifier needs at least 2.")
+        unknown = labels[~np.isin(labels, classes)]
+        if unknown.size:
+            raise ValueError(
+                f"y has labels {unknown.tolist()} that the prior has no output for; its "
+                f"classes are {classes.tolist()}.")
+        codes = np.searchsorted(classes, y)
+        if classes.size == 2:
+            return (codes == 1).astype(np.float64)[:, None]
+        return (codes[:, None] == np.arange(classes.size)).astype(np.float64)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit on the rows of one task.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        X, y, s, B = _check_common(self, X, y, sample_weight, classifier=True)
+        self.classes_ = np.asarray(self.classes)
+        Y = self._targets(y)
+        k, K = Y.shape
+        W0, b0 = self._check_prior(X.shape[1], K)
+        n_priors, p = W0.shape[0], X.shape[1]
+        O = np.asarray(X @ W0.reshape(-1, p).T).reshape(k, n_priors, K).transpose(1, 0, 2)
+        O = O + b0[:, None, :]  # (n_priors, k, K): the priors' outputs
+        A = _project(X, B)
+        if self.fit_intercept:
+            A = np.hstack([A, np.ones((k, 1))])
+        U, sig, Vt = _svd(A)
+        D = U * sig  # z = V c: the row space of the rows' design
+        if k < _MIN_ROWS and self.alpha is None:
+            alphas, a, j = np.array([np.inf]), 0, 0
+            c = np.zeros((D.shape[1], K))
+        else:
+            alphas = self._grid(sig.max(initial=0.0), k, scale=0.25)[::2]
+            # nothing to choose (one alpha, one prior): the fit on every row alone
+            n_folds = 0 if alphas.size * n_priors == 1 else min(k, _MAX_FOLDS)
+            held = np.arange(k) % max(n_folds, 1) == np.arange(n_folds)[:, None]
+            M = np.vstack([~held, np.ones((1, k), dtype=bool)]) * s  # the last: all rows
+            C = _newton(D, O, Y, M, alphas)
+            Z = np.einsum("iq,cafqk->cafik", D, C[:, :, :-1]) + O[:, None, None]
+            loss, _ = _losses(Z, Y)
+            err = np.einsum("cafi,fi->ca", loss, held * s)
+            j, a = np.unravel_index(np.argmin(err), err.shape)
+            c = C[j, a, -1]
+        delta = Vt.T @ c  # (n_directions (+ 1), K)
+        if self.fit_intercept:
+            delta, db = delta[:-1], delta[-1]
+        else:
+            db = np.zeros(K)
+        self.coef_ = W0[j] + (delta if B is None else B @ delta).T
+        self.intercept_ = b0[j] + db
+        self.alpha_, self.prior_ = float(alphas[a]), int(j)
+        return self
+
+    def decision_function(self, X):
+        """Scores: one a row for two classes (positive: ``classes_[1]``), else one a
+        class."""
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", dtype=np.float64, reset=False)
+        Z = np.asarray(X @ self.coef_.T) + self.intercept_
+        return Z[:, 0] if Z.shape[1] == 1 else Z
+
+    def predict_proba(self, X):
+        """Class probabilities, columns in the order of ``classes_``."""
+        Z = self.decision_function(X)
+        if Z.ndim == 1:
+            p = 0.5 * (1.0 + np.tanh(0.5 * Z))
+            return np.column_stack([1.0 - p, p])
+        return softmax(Z)
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """The most probable class of each row."""
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
