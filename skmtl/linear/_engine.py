@@ -40,8 +40,9 @@ class LinearEngine(Engine):
     dtype = "float64"  # the arithmetic the rows must fit (check_scale)
 
     # alpha="auto" (see resolve_alpha; chosen by benchmarks/bench_linear_defaults.py)
-    norm_fraction = 0.05  # of alpha_max, for the penalties that zero the model
-    ridge_factor = 1.0  # of the feature variance times p / n, for the others
+    norm_factor = 0.7  # of sqrt(log(2 p) / n), the fraction of alpha_max
+    max_fraction = 0.5  # the largest fraction of alpha_max
+    ridge_factor = 1.0  # of the ridge c s2 p / n
 
     # the value of a parameter an estimator does not have (the classifier has no
     # precompute, the CV estimators no warm_start)
@@ -65,7 +66,7 @@ class LinearEngine(Engine):
                                fit_intercept=self.fit_intercept, positive=self.positive,
                                solver=self.solver,
                                precompute=self.precompute, design=self._design())
-        problem.ridge_scale = loss.curvature * _ridge_scale(table, self.fit_intercept)
+        problem.scales = _scales(table, self.fit_intercept, loss)
         return problem
 
     def solver_params(self):
@@ -91,19 +92,24 @@ class LinearEngine(Engine):
         """The penalty strength to solve at: ``alpha``, or for ``alpha="auto"`` a
         default relative to the data (``doc/getting_started.rst``, ``default_alpha``).
 
-        A penalty that zeroes the model (``"l21"``, ``"l1"``, ``"trace"``,
-        ``"dirty"``, an elastic mix): ``norm_fraction`` of ``alpha_max``.  One that
-        only shrinks (``"l2"``, ``"mean"``, ``"graph"``, ``"cluster"``): the ridge
-        ``ridge_factor * c * s2 * p / n``, with ``s2`` the mean feature variance,
-        ``p`` the features, ``n`` a task's (effective) rows averaged over tasks as
-        ``p / n`` is and ``c`` the loss's curvature: the optimal ridge of a linear
-        model whose signal and noise have equal variance.
+        With ``p`` features and ``n`` a task's (effective) rows, averaged over the
+        tasks as ``1 / n`` is: a penalty that zeroes the model (``"l21"``,
+        ``"l1"``, ``"trace"``, ``"dirty"``, an elastic mix) takes the fraction
+        ``min(norm_factor * sqrt(log(2 p) / n), max_fraction)`` of ``alpha_max``
+        (the lasso's noise level ``sqrt(log p / n)``, relative to the signal's
+        scale); one that only shrinks (``"l2"``, ``"mean"``, ``"graph"``,
+        ``"cluster"``) the ridge ``ridge_factor * c * s2 * p / n``, with ``s2``
+        the mean variance of the features and ``c`` the loss's curvature: the
+        optimal ridge of a linear model whose signal and noise have equal variance.
         """
         if not isinstance(self.alpha, str):
             return self.alpha
+        p = problem.shape[0]
+        curvature, s2, inv_rows = problem.scales
         if zeroing_norm(problem.penalty) is not None:
-            return self.norm_fraction * alpha_max(problem)
-        return self.ridge_factor * problem.ridge_scale
+            fraction = self.norm_factor * np.sqrt(np.log(2 * p) * inv_rows)
+            return min(fraction, self.max_fraction) * alpha_max(problem)
+        return self.ridge_factor * curvature * s2 * p * inv_rows
 
     def initial(self, est, problem):
         """Zero, or with ``warm_start`` the last solution, or a ``coef_`` (and
@@ -155,10 +161,11 @@ class LinearEngine(Engine):
 
 
 
-def _ridge_scale(table, fit_intercept):
-    """``s2 * mean_t(p / n_t)``: the mean variance of the features (second moment
-    without an intercept) over all rows, times the features over each task's
-    effective row count ``1 / sum_i w_i^2`` (its row count without weights)."""
+def _scales(table, fit_intercept, loss):
+    """``(c, s2, 1 / n)``: the loss's curvature, the mean variance of the features
+    (second moment without an intercept) over all rows, and the mean over tasks of
+    ``1 / n_t``, ``n_t = 1 / sum_i w_i^2`` a task's effective row count (its row
+    count without weights)."""
     X = table.X
     n, p = X.shape
     if sp.issparse(X):
@@ -170,4 +177,4 @@ def _ridge_scale(table, fit_intercept):
     sizes = [len(w) for w in table.weights]
     codes = np.repeat(np.arange(len(sizes)), sizes)
     inv_rows = np.bincount(codes, np.concatenate(table.weights) ** 2, len(sizes))
-    return s2 * p * float(np.mean(inv_rows))
+    return loss.curvature, s2, float(np.mean(inv_rows))
