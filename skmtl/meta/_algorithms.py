@@ -10,8 +10,11 @@ returns one task's adapted state (prototypes, or fast weights and head), leaving
 ``net`` untouched, and ``logits(net, state, xq)`` scores queries with it
 (``n_out``: the number of ways, or 1 in regression).
 
-The gradient-based methods start every task from a zero head of ``n_out`` outputs
-(so the number of ways may change between meta-training and adaptation), adapt
+The gradient-based methods start every task from a head of ``n_out`` outputs made
+for it (so the number of ways may change between meta-training and adaptation):
+zero, or (classification) the prototypes' linear form (Proto-MAML, Triantafillou
+et al. 2020), where a zero head leaves the backbone untouched by the first inner
+step (its gradient is the head's weight times the loss's); they adapt
 with plain gradient steps (:func:`torch.func.grad` of the support loss through
 :func:`torch.func.functional_call`) and take their loss as a parameter:
 ``F.cross_entropy`` (classification) or :func:`squared_error` (regression, a
@@ -129,12 +132,19 @@ class GradientBased(nn.Module):
     loss : callable, default=F.cross_entropy
         ``loss(outputs, y, reduction="mean")`` of the head's outputs, inner loop
         and query alike: :func:`squared_error` for regression.
+    head_init : {"zero", "prototypes"}, default="zero"
+        A task's head before its inner steps.  ``"prototypes"`` (classification):
+        ``W_c = 2 mu_c``, ``b_c = -|mu_c|^2`` of the class means ``mu_c`` of the
+        support embeddings, the linear form of ProtoNet's scores (Proto-MAML).
+        ``"zero"``: the backbone's gradient at the first step is zero, so MAML
+        with one inner step only adapts the head, as ANIL.
     """
 
     def __init__(self, net, width, inner_lr, inner_steps, first_order=False,
-                 head_only=False, learn_lr=False, loss=F.cross_entropy):
+                 head_only=False, learn_lr=False, loss=F.cross_entropy, head_init="zero"):
         super().__init__()
         self.width, self.inner_steps, self.loss = width, inner_steps, loss
+        self.head_init = head_init
         self.first_order, self.head_only = first_order, head_only
         self.base_lr = inner_lr
         if learn_lr:
@@ -155,12 +165,12 @@ class GradientBased(nn.Module):
         meta-training); ``first_order`` takes it at detached weights, so no graph of
         the inner loop is recorded.
         """
-        p0 = next(net.parameters())
-        head = (torch.zeros(n_out, self.width, dtype=p0.dtype, device=p0.device),
-                torch.zeros(n_out, dtype=p0.dtype, device=p0.device))
-        fast = {} if self.head_only else dict(net.named_parameters())
+        embed = self.head_only or self.head_init == "prototypes"
         feats = torch.cat([net(xs[i : i + CHUNK]) for i in range(0, len(xs), CHUNK)]) \
-            if self.head_only else None
+            if embed else None
+        head = self._initial_head(net, feats, ys, n_out)
+        feats = feats if self.head_only else None
+        fast = {} if self.head_only else dict(net.named_parameters())
         for _ in range(self.inner_steps if steps is None else steps):
             at = (fast, head, feats)
             if first_order:
@@ -170,6 +180,15 @@ class GradientBased(nn.Module):
             fast = {k: fast[k] - self._lr(k) * g_fast[k] for k in fast}
             head = tuple(h - self.head_lr * g for h, g in zip(head, g_head))
         return fast, head
+
+    def _initial_head(self, net, feats, ys, n_out):
+        """(weight, bias) of a task's head before the inner loop."""
+        if self.head_init == "prototypes":
+            protos = ProtoNet.prototypes(feats, ys, n_out)
+            return 2 * protos, -(protos ** 2).sum(1)
+        p0 = next(net.parameters())
+        return (torch.zeros(n_out, self.width, dtype=p0.dtype, device=p0.device),
+                torch.zeros(n_out, dtype=p0.dtype, device=p0.device))
 
     def _support_grads(self, net, fast, head, feats, xs, ys):
         def support_loss(fast, head, buffers, x, y, f):
@@ -217,8 +236,10 @@ class Reptile(GradientBased):
     exactly ``theta <- theta + epsilon (phi - theta)``).
     """
 
-    def __init__(self, net, width, inner_lr, inner_steps, loss=F.cross_entropy):
-        super().__init__(net, width, inner_lr, inner_steps, first_order=True, loss=loss)
+    def __init__(self, net, width, inner_lr, inner_steps, loss=F.cross_entropy,
+                 head_init="zero"):
+        super().__init__(net, width, inner_lr, inner_steps, first_order=True, loss=loss,
+                         head_init=head_init)
 
     def meta_backward(self, net, XS, YS, XQ, YQ, n_out):
         theta = dict(net.named_parameters())

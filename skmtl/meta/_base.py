@@ -21,11 +21,14 @@ from ..nn._state import check_finite_outputs, cpu_state, seed_from
 from ..nn._callbacks import CheckFinite, EarlyStopping, Loop, PrintProgress, check_callbacks
 from ..nn._modules import output_size
 from ._algorithms import GradientBased, ProtoNet, Reptile, freeze_support_statistics
+from ._baseline import Baseline
 from ._backbones import make_backbone
 
 LOSS_MESSAGE = ("The meta-training loss became {value} at episode {episode}: lower "
                 "learning_rate or inner_lr, or scale X.")
-ALGORITHMS = ("protonet", "maml", "fomaml", "reptile", "anil", "metasgd")
+GRADIENT_BASED = ("maml", "fomaml", "reptile", "anil", "metasgd")  # a head and a loss
+BASELINES = ("baseline", "baseline++")  # pretrained on all classes, a new head a task
+ALGORITHMS = ("protonet",) + GRADIENT_BASED + BASELINES
 # Parameter entries both estimators' docstrings share: "    {key}\n" there.
 _SHARED_DOC = {
     "meta_training": """\
@@ -73,18 +76,17 @@ def shared_doc(doc):
     return doc
 
 
-GRADIENT_BASED = ALGORITHMS[1:]  # the ones with a head and a loss: regression too
-
-
-def _make_algorithm(est, net, width):
-    name, loss = est.algorithm, est._loss
+def _make_algorithm(est, net, width, sampler):
+    name, loss, head = est.algorithm, est._loss, est._head_init
     if name == "protonet":
         return ProtoNet()
+    if name in BASELINES:
+        return Baseline(width, sampler.n_classes, cosine=name == "baseline++")
     if name == "reptile":
-        return Reptile(net, width, est.inner_lr, est.inner_steps, loss=loss)
+        return Reptile(net, width, est.inner_lr, est.inner_steps, loss=loss, head_init=head)
     return GradientBased(net, width, est.inner_lr, est.inner_steps,
                          first_order=name == "fomaml", head_only=name == "anil",
-                         learn_lr=name == "metasgd", loss=loss)
+                         learn_lr=name == "metasgd", loss=loss, head_init=head)
 
 
 def _stacked(episodes):
@@ -105,6 +107,7 @@ class _MetaLearner(BaseEstimator):
     """
 
     _images = False
+    _head_init = "zero"  # a task's head before the inner loop (regression: always zero)
 
     _parameter_constraints = {
         "hidden_layer_sizes": [tuple, list],
@@ -132,9 +135,10 @@ class _MetaLearner(BaseEstimator):
 
     # parameters read only under another setting: name -> (test, that setting)
     _conditions = {
-        **{name: (lambda est: est.algorithm != "protonet",
-                  'a gradient-based algorithm (not "protonet": it adapts no weights)')
-           for name in ("inner_lr", "inner_steps", "adapt_steps")},
+        **{name: (lambda est: est.algorithm in GRADIENT_BASED,
+                  'a gradient-based algorithm (not "protonet" or the baselines: they '
+                  'take no inner steps)')
+           for name in ("inner_lr", "inner_steps", "adapt_steps", "head_init")},
         "hidden_layer_sizes": (lambda est: est.backbone == "mlp", 'backbone="mlp"'),
         **{name: (lambda est: est.backbone != "mlp",
                   'an image backbone (backbone="conv4" or a torch module)')
@@ -198,7 +202,7 @@ class _MetaLearner(BaseEstimator):
             width = output_size(net, int(np.prod(shape))) if len(shape) == 1 else \
                 net.eval()(torch.zeros((2,) + shape)).shape[1]
             net = net.train().to(self.device_)
-            self.algorithm_ = _make_algorithm(self, net, width).to(self.device_)
+            self.algorithm_ = _make_algorithm(self, net, width, sampler).to(self.device_)
             scores = self._meta_train(net, X, sampler, rows, val)
         self.module_ = net
         self._input_shape = shape
@@ -327,7 +331,7 @@ class _MetaLearner(BaseEstimator):
         (X, targets); unless ``transductive``, its batch norm then keeps the support
         set's statistics."""
         net = copy.deepcopy(self.module_ if net is None else net)
-        kwargs = {} if self.adapt_steps is None or isinstance(self.algorithm_, ProtoNet) \
+        kwargs = {} if self.adapt_steps is None or self.algorithm not in GRADIENT_BASED \
             else {"steps": self.adapt_steps}
         xs = self._tensor(X)
         state = self.algorithm_.adapt(net, xs, self._tensor(targets), n_out, **kwargs)

@@ -11,8 +11,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ..base import init_params
-from ._base import ALGORITHMS, _Adapted, _MetaLearner, shared_doc
-from ._episodes import EpisodeSampler
+from ._base import ALGORITHMS, BASELINES, _Adapted, _MetaLearner, shared_doc
+from ._episodes import BatchSampler, EpisodeSampler
 
 
 class MetaLearnerClassifier(ClassifierMixin, _MetaLearner):
@@ -46,6 +46,13 @@ default="protonet"
     inner_steps : int, default=1
     adapt_steps : int, default=None
         Inner steps at adaptation (``inner_steps`` when None).
+    head_init : {"zero", "prototypes"}, default="zero"
+        The gradient-based algorithms' head of a task before its inner steps.
+        ``"zero"``: the first inner step moves the head alone (the backbone's
+        gradient is the head's weight times the loss's, zero there), so MAML with
+        ``inner_steps=1`` is ANIL.  ``"prototypes"``: the linear form of ProtoNet's
+        scores on the support set (Proto-MAML, Triantafillou et al. 2020), from
+        which the first step moves the backbone too.
     n_support : int, default=20
         Rows a class used as support for ``predict`` after ``fit``.
     {transductive}
@@ -109,13 +116,19 @@ default="protonet"
         "backbone": [StrOptions({"mlp", "conv4"}), torch.nn.Module],
         "input_shape": [tuple, list, None],
         "n_way": [Interval(numbers.Integral, 2, None, closed="left")],
+        "head_init": [StrOptions({"zero", "prototypes"})],
     }
+
+    @property
+    def _head_init(self):
+        return self.head_init
 
     def __init__(self, algorithm="protonet", backbone="mlp", *, input_shape=None,
                  hidden_layer_sizes=(64, 64), n_way=5, k_shot=1, n_query=5,
                  n_episodes=1000, meta_batch_size=4, learning_rate=1e-3,
                  learning_rate_schedule="constant", meta_optimizer="adam", inner_lr=0.4,
-                 inner_steps=1, adapt_steps=None, n_support=20, transductive=False,
+                 inner_steps=1, adapt_steps=None, head_init="zero", n_support=20,
+                 transductive=False,
                  validation_fraction=0.0, early_stopping=False, n_iter_no_change=3,
                  callbacks=None, random_state=None, device="auto", verbose=0):
         init_params(self, locals())
@@ -166,9 +179,8 @@ default="protonet"
                 f"k_shot + n_query = {need} of every class.")
         seed = self._seed()
         train, val = self._validation(codes, tasks, seed)
-        sampler = EpisodeSampler(codes[train], self.n_way, self.k_shot, self.n_query,
-                                 groups=None if tasks is None else tasks[train],
-                                 random_state=seed)
+        sampler = self._sampler(keys[train], codes[train],
+                                None if tasks is None else tasks[train], seed)
         self.validation_scores_ = self._fit_network(X, shape, seed, sampler,
                                                     np.arange(len(X))[train], val)
         sup = self._support_rows(codes, seed)
@@ -182,6 +194,16 @@ default="protonet"
         first ``predict``, ``predict_proba`` or ``score``), not in ``fit``, then
         cached; an estimator pickled before that use adapts after loading."""
         return self._fit_model()
+
+    def _sampler(self, keys, codes, tasks, seed):
+        """The meta-training episodes; for the baselines, mini-batches of
+        ``n_way * (k_shot + n_query)`` rows (an episode's) labelled among all the
+        training classes (``keys``: a class within its task)."""
+        if self.algorithm in BASELINES:
+            return BatchSampler(np.unique(keys, return_inverse=True)[1],
+                                self.n_way * (self.k_shot + self.n_query), seed)
+        return EpisodeSampler(codes, self.n_way, self.k_shot, self.n_query, groups=tasks,
+                              random_state=seed)
 
     def _validation(self, codes, tasks, seed):
         """Rows of meta-training and fixed validation episodes on held-out classes

@@ -74,3 +74,36 @@ class EpisodeSampler:
         labels = np.arange(way)
         return (np.concatenate(support), np.repeat(labels, self.k_shot),
                 np.concatenate(query), np.repeat(labels, self.n_query))
+
+
+class BatchSampler:
+    """Mini-batches of rows with their classes: the baselines' pretraining "episodes".
+
+    Each :meth:`sample` is ``(rows, classes, no rows, no classes)``, the next
+    ``batch_size`` rows of a seeded shuffle of all rows (reshuffled once used up).
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+        Class code of each row, 0 .. n_classes - 1.
+    batch_size : int
+        Rows a batch (at most ``n_samples``).
+    random_state : int or RandomState
+    """
+
+    def __init__(self, y, batch_size, random_state=None):
+        self._y = np.asarray(y)
+        self.n_classes = int(self._y.max()) + 1
+        self.batch_size = min(batch_size, len(self._y))
+        self.rng = np.random.RandomState(random_state) if not isinstance(
+            random_state, np.random.RandomState) else random_state
+        self._order, self._next = np.empty(0, dtype=np.intp), 0
+
+    def sample(self):
+        """One mini-batch: (rows, their classes, empty, empty)."""
+        if self._next + self.batch_size > len(self._order):
+            self._order, self._next = self.rng.permutation(len(self._y)), 0
+        rows = self._order[self._next : self._next + self.batch_size]
+        self._next += self.batch_size
+        empty = np.empty(0, dtype=np.intp)
+        return rows, self._y[rows], empty, empty
