@@ -245,10 +245,12 @@ def _split_long(X, y, tasks, sw):
     return TaskTable(X, rows, ys, ws, labels, False)
 
 
-def encode_tasks(labels, tasks, n_samples):
+def encode_tasks(labels, tasks, n_samples, unknown="error"):
     """Map task labels given at predict time to task indices.
 
-    Raises a ``ValueError`` naming any task not seen in fit.
+    ``unknown``: ``"error"`` raises a ``ValueError`` naming any task not seen in
+    fit; ``"shared"`` gives such rows the index ``len(labels)`` (the model common
+    to all tasks).  Labels of another type than in fit are refused either way.
     """
     tasks = _check_task_labels(tasks, "predict", labels)
     if tasks.ndim != 1 or tasks.shape[0] != n_samples:
@@ -264,12 +266,18 @@ def encode_tasks(labels, tasks, n_samples):
             f"unlike the tasks seen in fit (tasks_: {labels.dtype}, {_name(labels[0])}, "
             "...): give the task labels used in fit.") from exc
     codes = np.minimum(codes, len(labels) - 1)
-    unknown = labels[codes] != tasks
-    if np.any(unknown):
-        names = ", ".join(_name(v) for v in np.unique(tasks[unknown])[:5])
-        seen = ", ".join(_name(v) for v in labels[:5]) + ", ..." * (len(labels) > 5)
-        raise ValueError(f"Unknown task(s) {names}: not seen in fit (tasks_: {seen}).")
-    return codes
+    unknown_rows = labels[codes] != tasks
+    if not np.any(unknown_rows):
+        return codes
+    if unknown == "shared":
+        codes[unknown_rows] = len(labels)
+        return codes
+    names = ", ".join(_name(v) for v in np.unique(tasks[unknown_rows])[:5])
+    seen = ", ".join(_name(v) for v in labels[:5]) + ", ..." * (len(labels) > 5)
+    raise ValueError(
+        f"Unknown task(s) {names}: not seen in fit (tasks_: {seen}).  Set "
+        "unknown_task='shared' to predict them with the part of the model common to "
+        "all tasks.")
 
 
 def task_rows(codes, n_tasks):

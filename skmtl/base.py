@@ -88,7 +88,8 @@ class MultiTaskMixin:
         return tags
 
     def _task_codes(self, tasks, n_samples):
-        """Task index of each row at predict time (None in wide format)."""
+        """Task index of each row at predict time (None in wide format); with
+        ``unknown_task="shared"``, ``n_tasks_`` for a task not seen in fit."""
         check_is_fitted(self)
         if self.tasks_ is None:
             if tasks is not None:
@@ -106,7 +107,8 @@ class MultiTaskMixin:
                 "or cross_validate, a named scorer such as scoring='r2' never passes "
                 "tasks to predict: use skmtl.metrics.make_task_scorer."
             )
-        return encode_tasks(self.tasks_, tasks, n_samples)
+        return encode_tasks(self.tasks_, tasks, n_samples,
+                            getattr(self, "unknown_task", "error"))
 
     def _assemble(self, per_task, codes, n_samples):
         """Put per-task outputs back in row order.

@@ -11,7 +11,9 @@ import contextlib
 import copy
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, _fit_context
+from sklearn.metrics.pairwise import cosine_similarity
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -20,13 +22,56 @@ from .._tasks import check_scale, split_tasks, take_rows
 from ..base import MultiTaskMixin
 from ..linear._engine import LinearEngine
 from ..linear._losses import Squared
-from ._new_tasks import NewTasksMixin
+from ._new_tasks import NewTasksMixin, _check_same_classes, shared_coef
 from ._params import (FRONT_CONSTRAINTS, LINEAR_CONSTRAINTS, TORCH_CONSTRAINTS,
                       check_configuration)
 
 
 def _is_torch(est):
     return est._backend() == "torch"
+
+
+_BLOCK = 2**20  # floats a block of predict's products holds (8 MiB)
+
+
+def linear_rows(X, coef, intercept, cols):
+    """Each row's own outputs of a linear model, with no loop over tasks.
+
+    ``Z[i, j] = X[i] @ coef[cols[i, j]] + intercept[cols[i, j]]``, computed in blocks
+    of rows that hold at most ``_BLOCK`` floats of gathered coefficients (a dense
+    X) or with one gather per stored entry (a CSR X).
+
+    Parameters
+    ----------
+    X : ndarray or CSR matrix of shape (n_samples, n_features)
+    coef : ndarray of shape (n_outputs, n_features)
+    intercept : ndarray of shape (n_outputs,)
+    cols : ndarray of int of shape (n_samples, k)
+        The outputs of each row.
+
+    Returns
+    -------
+    Z : ndarray of shape (n_samples, k)
+        In ``X``'s and ``coef``'s common dtype.
+    """
+    n, k = cols.shape
+    Z = np.empty((n, k), dtype=np.result_type(X.dtype, coef.dtype))
+    step = max(1, _BLOCK // max(1, k * coef.shape[1]))
+    for a in range(0, n, step):
+        b = min(n, a + step)
+        c = cols[a:b]
+        if sp.issparse(X):
+            Xb = X[a:b]
+            row = np.repeat(np.arange(b - a), np.diff(Xb.indptr))
+            for j in range(k):  # k: the outputs of one task (its classes)
+                Z[a:b, j] = np.bincount(row, Xb.data * coef[c[row, j], Xb.indices],
+                                        minlength=b - a)
+        elif k == 1:
+            Z[a:b, 0] = np.einsum("ij,ij->i", X[a:b], coef[c[:, 0]])
+        else:
+            Z[a:b] = np.einsum("ij,ikj->ik", X[a:b], coef[c])
+    Z += intercept[cols]
+    return Z
 
 
 class _Outputs:
@@ -177,7 +222,8 @@ class _MultiTaskLinear(NewTasksMixin, MultiTaskMixin, BaseEstimator):
         self.tasks_ = table.labels
         self.n_tasks_ = table.n_tasks
         self._squeeze = table.squeeze
-        bounds = np.concatenate([[0], np.cumsum(sizes)])
+        bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp)
+        self._out_bounds = bounds  # task t's outputs: bounds[t]:bounds[t + 1]
         self._out_slices = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
         return table, targets, out_groups
 
@@ -217,6 +263,84 @@ class _MultiTaskLinear(NewTasksMixin, MultiTaskMixin, BaseEstimator):
         if codes is not None:
             return X, codes
         return _Outputs(self._engine.outputs(self, X)), codes
+
+    def _own_outputs(self, X, codes):
+        """Each row's outputs of its own task's model (long format), with no loop
+        over tasks.
+
+        Returns ``(Z, width)``: row ``i``'s outputs are ``Z[i, :width[i]]``.  A row
+        of a task not seen in fit (code ``n_tasks_``, from ``unknown_task="shared"``)
+        gets the model common to all tasks.
+        """
+        bounds = self._out_bounds
+        start, width = bounds[:-1], np.diff(bounds)
+        unknown = codes == self.n_tasks_
+        if unknown.any():  # the shared model: one more task, after the others
+            start, width = np.append(start, bounds[-1]), np.append(width, width[0])
+            if self._classifier:
+                _check_same_classes(self)
+        w = width[codes]
+        K = int(w.max())
+        cols = start[codes][:, None] + np.minimum(np.arange(K), w[:, None] - 1)
+        if self._engine.network:
+            return self._network_rows(X, cols, unknown), w
+        coef = self.coef_.reshape(-1, self.coef_.shape[-1])
+        intercept = np.atleast_1d(self.intercept_)
+        if unknown.any():
+            common = shared_coef(self)
+            coef = np.concatenate([coef, common[0]])
+            intercept = np.concatenate([intercept, common[1]])
+        if np.all(w == K):
+            return linear_rows(X, coef, intercept, cols), w
+        Z = np.zeros((X.shape[0], K), dtype=np.result_type(X.dtype, coef.dtype))
+        for k in np.unique(w):  # a few groups: the tasks' numbers of classes
+            rows = np.flatnonzero(w == k)
+            Z[rows, :k] = linear_rows(take_rows(X, rows), coef, intercept, cols[rows, :k])
+        return Z, w
+
+    def _network_rows(self, X, cols, unknown):
+        """:meth:`_own_outputs` of a network: its outputs in blocks of rows, each
+        row's taken; rows of unseen tasks from the shared trunk and averaged head."""
+        n_out = int(self._out_bounds[-1])
+        step = max(1, _BLOCK // n_out)
+        Z = np.empty(cols.shape)
+        for a in range(0, X.shape[0], step):
+            b = min(X.shape[0], a + step)
+            Zb = self._engine.outputs(self, X[a:b])
+            Z[a:b] = np.take_along_axis(Zb, np.minimum(cols[a:b], n_out - 1), axis=1)
+        if unknown.any():
+            from ..nn._shared import shared_outputs
+
+            rows = np.flatnonzero(unknown)
+            Z[rows] = shared_outputs(self, take_rows(X, rows))[:, :Z.shape[1]]
+        return Z
+
+    @property
+    def task_similarity_(self):
+        """Cosine similarity of the tasks' models, of shape (n_tasks, n_tasks).
+
+        Entry ``(s, t)`` is the cosine of the angle between the coefficient
+        vectors of tasks ``s`` and ``t`` (a multiclass task's rows flattened in the
+        order of its classes; for a network, the weights of the task heads): 1 for
+        tasks of one direction, 0 for orthogonal tasks, and 0 with a task whose
+        coefficients are all zero (as
+        :func:`sklearn.metrics.pairwise.cosine_similarity`).  The tasks must have
+        the same number of outputs.
+        """
+        check_is_fitted(self)
+        if self._engine.network:
+            from ..nn._shared import head_weights
+
+            W = head_weights(self.module_)
+        else:
+            W = np.asarray(self.coef_, dtype=np.float64).reshape(-1, self.coef_.shape[-1])
+        widths = np.diff(self._out_bounds)
+        if np.any(widths != widths[0]):
+            raise AttributeError(
+                "task_similarity_ compares tasks with the same number of outputs; "
+                f"these tasks have {sorted(set(widths.tolist()))} (binary and multiclass "
+                "tasks, or multiclass tasks with different numbers of classes).")
+        return cosine_similarity(W.reshape(self.n_tasks_, -1))
 
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: the default is self.__dict__

@@ -1,5 +1,7 @@
 """MultiTaskClassifier: the linear core with classification losses."""
 
+import warnings
+
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
@@ -24,6 +26,22 @@ def class_scores(Z, proba):
             return np.hstack([1.0 - p, p])
         return np.hstack([np.zeros_like(Z), Z])
     return softmax(Z, copy=False) if proba else Z
+
+
+def check_targets(table, y, first):
+    """``check_classification_targets`` on every task's labels, run once on all of
+    them ``y`` (``first``: each task's first row in ``y``); a bad task raises its
+    own error, the first in task order (as a check per task would)."""
+    try:
+        if y.dtype == object and not all(isinstance(v, str) for v in y[first]):
+            raise ValueError("a task's labels are objects")  # 'unknown' for that task
+        with warnings.catch_warnings():  # raised per task below
+            warnings.filterwarnings("ignore", "The number of unique classes")
+            check_classification_targets(y)
+    except ValueError:
+        for yt in table.y:
+            check_classification_targets(yt)
+        raise
 
 
 class MultiTaskClassifier(ClassifierMixin, _MultiTaskLinear):
@@ -131,56 +149,106 @@ class MultiTaskClassifier(ClassifierMixin, _MultiTaskLinear):
         return super()._fitted_coef(coef, intercept)
 
     def _encode_targets(self, table):
-        self._classes, targets, groups = [], [], []
-        for t, y in enumerate(table.y):
-            check_classification_targets(y)
-            classes, codes = np.unique(y, return_inverse=True)
-            given = getattr(self, "_given_classes", None)
-            if given is not None:  # partial_fit(classes=...): the full label set
-                if not np.isin(classes, given).all():
-                    raise ValueError(
-                        f"Task {table.name(t)} has labels "
-                        f"{classes[~np.isin(classes, given)].tolist()} outside classes="
-                        f"{given.tolist()} given to the first partial_fit.")
-                classes, codes = given, np.searchsorted(given, y)
-            if classes.size < 2:
-                raise ValueError(
-                    f"Task {table.name(t)} has one class ({plain_label(classes[0])!r}); a "
-                    "classifier needs at least 2 classes in every task."
-                )
-            self._classes.append(classes)
-            if self.class_weight is not None:
-                weights = table.weights[t] * self._class_weights(classes, codes)[codes]
-                table.weights[t] = weights / weights.sum()
-            if classes.size == 2:
-                E = (codes == 1).astype(np.float64)[:, None]
-                groups.append("binary")
-            else:
-                E = (codes[:, None] == np.arange(classes.size)).astype(np.float64)
-                groups.extend(f"class {c!r}" for c in classes)
-            targets.append(2.0 * E - 1.0 if self.loss == "squared_hinge" else E)
+        """Each task's classes and targets, for all tasks at once (no loop over them
+        but to hand each its own array)."""
+        sizes = np.array([y.size for y in table.y])
+        ends = np.cumsum(sizes)
+        y = np.concatenate(table.y)
+        check_targets(table, y, ends - sizes)
+        task = np.repeat(np.arange(table.n_tasks), sizes)
+        flat, counts, codes = self._task_classes(table, y, task)
+        start = np.cumsum(counts) - counts
+        if np.any(counts < 2):
+            t = int(np.argmax(counts < 2))
+            raise ValueError(
+                f"Task {table.name(t)} has one class ({plain_label(flat[start[t]])!r}); a "
+                "classifier needs at least 2 classes in every task."
+            )
+        many = (sizes > 20) & (counts > np.round(0.5 * sizes))
+        if many.any():  # check_classification_targets' warning, for those tasks
+            warnings.warn(
+                "The number of unique classes is greater than 50% of the number of "
+                "samples. `y` could represent a regression problem, not a "
+                f"classification problem (task {table.name(int(np.argmax(many)))}).",
+                UserWarning, stacklevel=3)
+        self._class_flat, self._class_start = flat, start  # task t's: flat[start[t]:]
+        self._classes = np.split(flat, start[1:])
+        if self.class_weight is not None:
+            index = start[task] + codes  # each row's class among all tasks' classes
+            w = np.concatenate(table.weights) * self._class_weights(flat, counts, index, task)
+            table.weights = np.split(w / np.bincount(task, w)[task], ends[:-1])
         self._check_class_weight_keys()
         if table.squeeze:
             self.classes_ = self._classes[0]
         elif table.wide:
             self.classes_ = list(self._classes)
         else:
-            self.classes_ = np.unique(np.concatenate(self._classes))
-        return targets, np.unique(groups, return_inverse=True)[1]
+            self.classes_ = np.unique(flat)
+        return self._targets(codes, counts, ends), self._out_groups(flat, counts)
 
-    def _class_weights(self, classes, codes):
-        """The weight of each of a task's classes: ``class_weight``'s, or with
-        ``"balanced"`` ``n_t / (n_classes_t * count)`` within the task."""
+    def _task_classes(self, table, y, task):
+        """All tasks' classes ``flat`` (task by task, each sorted), their numbers
+        ``counts``, and each row's class index within its task."""
+        given = getattr(self, "_given_classes", None)
+        if given is not None:  # partial_fit(classes=...): the full label set
+            outside = ~np.isin(y, given)
+            if outside.any():
+                t = int(task[np.argmax(outside)])
+                classes = np.unique(table.y[t])
+                raise ValueError(
+                    f"Task {table.name(t)} has labels "
+                    f"{classes[~np.isin(classes, given)].tolist()} outside classes="
+                    f"{given.tolist()} given to the first partial_fit.")
+            T = table.n_tasks
+            return np.tile(given, T), np.full(T, given.size), np.searchsorted(given, y)
+        labels, inverse = np.unique(y, return_inverse=True)
+        pairs, pair = np.unique(task * labels.size + inverse, return_inverse=True)
+        counts = np.bincount(pairs // labels.size, minlength=table.n_tasks)
+        return labels[pairs % labels.size], counts, pair - (np.cumsum(counts) - counts)[task]
+
+    def _targets(self, codes, counts, ends):
+        """The encoded targets of each task: a column for a binary task, one a class
+        for a multiclass one (+-1 for the squared hinge, else 0/1)."""
+        if np.all(counts == 2):
+            E = (codes == 1).astype(np.float64)[:, None]
+            targets = np.split(2.0 * E - 1.0 if self.loss == "squared_hinge" else E,
+                               ends[:-1])
+            return targets
+        targets = []
+        for c, k in zip(np.split(codes, ends[:-1]), counts):
+            E = (c == 1)[:, None] if k == 2 else c[:, None] == np.arange(k)
+            E = E.astype(np.float64)
+            targets.append(2.0 * E - 1.0 if self.loss == "squared_hinge" else E)
+        return targets
+
+    @staticmethod
+    def _out_groups(flat, counts):
+        """The group of each output: one for every binary task, one a class label for
+        the multiclass tasks' outputs."""
+        binary = np.repeat(counts == 2, counts)
+        first = np.zeros(flat.size, dtype=bool)
+        first[np.cumsum(counts) - counts] = True
+        labels, inverse = np.unique(flat, return_inverse=True)
+        names = np.array(["binary"] + [f"class {c!r}" for c in labels])
+        groups = names[np.where(binary, 0, inverse + 1)[~binary | first]]
+        return np.unique(groups, return_inverse=True)[1]
+
+    def _class_weights(self, flat, counts, index, task):
+        """The class weight of each row: ``class_weight``'s, or with ``"balanced"``
+        ``n_t / (n_classes_t * count)`` within its task (``index``: each row's
+        class in ``flat``, all tasks' classes)."""
         if self.class_weight == "balanced":
-            counts = np.bincount(codes, minlength=classes.size)
-            return codes.size / (classes.size * np.maximum(counts, 1))
-        return np.array([float(self.class_weight.get(plain_label(c), 1.0))
-                         for c in classes])
+            n_t = np.bincount(task)
+            return n_t[task] / (counts[task] * np.bincount(index, minlength=flat.size)[index])
+        labels, inverse = np.unique(flat, return_inverse=True)
+        weight = np.array([float(self.class_weight.get(plain_label(c), 1.0))
+                           for c in labels])  # a loop over the labels, not the tasks
+        return weight[inverse[index]]
 
     def _check_class_weight_keys(self):
         if not isinstance(self.class_weight, dict):
             return
-        seen = {plain_label(c) for classes in self._classes for c in classes}
+        seen = {plain_label(c) for c in np.unique(self._class_flat)}
         unknown = [k for k in self.class_weight if k not in seen]
         if unknown:
             raise ValueError(
@@ -191,20 +259,30 @@ class MultiTaskClassifier(ClassifierMixin, _MultiTaskLinear):
         """Per-class scores of task ``t``: decisions or probabilities, (n, K_t)."""
         return class_scores(self._decision(X, t, rows), proba)
 
+    def _row_scores(self, X, codes, proba):
+        """Long format: each row's scores over its own task's classes, with no loop
+        over tasks.  Yields ``(rows, scores, first)`` for each group of rows whose
+        tasks have the same number of classes ``k``: ``scores`` (n_rows, k), and
+        ``first`` each row's first class in ``_class_flat``."""
+        Z, width = self._own_outputs(X, codes)
+        start = self._class_start
+        if np.any(codes == self.n_tasks_):  # the shared model: the tasks' classes
+            start = np.append(start, 0)
+        groups = np.unique(width)
+        for k in groups:
+            rows = np.flatnonzero(width == k) if groups.size > 1 else np.arange(width.size)
+            yield rows, class_scores(Z[rows, :k], proba), start[codes[rows]]
+
     def _collect(self, X, tasks, proba, fill):
         X, codes = self._validate_predict(X, tasks)
         if codes is None:
             out = [self._scores(X, t, None, proba) for t in range(self.n_tasks_)]
             return out[0] if self._squeeze else out
-        union = self.classes_
-
-        def per_task(t, rows):
-            scores = self._scores(X, t, rows, proba)
-            full = np.full((scores.shape[0], union.size), fill)
-            full[:, np.searchsorted(union, self._classes[t])] = scores
-            return full
-
-        return self._assemble(per_task, codes, X.shape[0])
+        column = np.searchsorted(self.classes_, self._class_flat)  # in the union
+        out = np.full((X.shape[0], self.classes_.size), fill)
+        for rows, scores, first in self._row_scores(X, codes, proba):
+            out[rows[:, None], column[first[:, None] + np.arange(scores.shape[1])]] = scores
+        return out
 
     @predict_doc
     def predict(self, X, tasks=None):
@@ -217,13 +295,13 @@ class MultiTaskClassifier(ClassifierMixin, _MultiTaskLinear):
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_tasks)
         """
         X, codes = self._validate_predict(X, tasks)
-
-        def labels(t, rows):  # each row's label among its own task's classes only
-            return self._classes[t][self._scores(X, t, rows, proba=False).argmax(axis=1)]
-
-        out = self._assemble(labels, codes, X.shape[0])
-        if codes is not None:
+        if codes is not None:  # each row's label among its own task's classes only
+            out = np.empty(X.shape[0], dtype=self._class_flat.dtype)
+            for rows, scores, first in self._row_scores(X, codes, proba=False):
+                out[rows] = self._class_flat[first + scores.argmax(axis=1)]
             return out
+        out = [self._classes[t][self._scores(X, t, None, proba=False).argmax(axis=1)]
+               for t in range(self.n_tasks_)]
         return out[0] if self._squeeze else np.column_stack(out)
 
     def decision_function(self, X, tasks=None):

@@ -111,10 +111,10 @@ class MultiTaskRegressor(RegressorMixin, _MultiTaskLinear):
             Long format or single task: one value per row; wide: one column a task.
         """
         X, codes = self._validate_predict(X, tasks)
+        if codes is not None:  # long format: one vectorized product
+            return self._own_outputs(X, codes)[0][:, 0]
         out = self._assemble(lambda t, rows: self._decision(X, t, rows)[:, 0], codes,
                              X.shape[0])
-        if codes is not None:
-            return out
         return out[0] if self._squeeze else np.column_stack(out)
 
     def score(self, X, y, sample_weight=None, *, tasks=None):

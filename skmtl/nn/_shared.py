@@ -1,0 +1,63 @@
+"""The part of a multi-task network common to all tasks, and its task heads.
+
+A row of a task the fit never saw (``predict(..., unknown_task="shared")``) goes
+through the shared trunk (for MMoE: the experts, mixed by the average of the task
+gates) and the average of the task heads; :func:`head_weights` gives the heads
+that ``task_similarity_`` compares.  Every task must have the same number of
+outputs (for a classifier: the same classes).
+"""
+
+import numpy as np
+import torch
+
+from ._modules import MMoE
+from ._rows import LazyRows
+from ._state import check_finite_outputs
+
+
+def head_weights(net):
+    """The weights of the task heads, one row an output: (n_outputs, width)."""
+    W = net.heads if isinstance(net, MMoE) else net.heads.weight
+    return W.detach().double().cpu().numpy()
+
+
+def _average_head(net, n_tasks):
+    """The task heads' mean weight (k, width) and bias (k,), k outputs a task."""
+    if isinstance(net, MMoE):
+        W, b = net.heads, net.bias
+    else:
+        W, b = net.heads.weight, net.heads.bias
+    k = W.shape[0] // n_tasks
+    return W.view(n_tasks, k, -1).mean(0), b.view(n_tasks, k).mean(0)
+
+
+def shared_forward(net, x, n_tasks):
+    """The shared model's outputs for a batch ``x``: (batch, k)."""
+    W, b = _average_head(net, n_tasks)
+    if isinstance(net, MMoE):
+        experts = torch.stack([e(x) for e in net.experts], dim=1)  # (B, E, d)
+        gates = net.gates(x).view(x.shape[0], net.n_tasks, -1).softmax(dim=-1).mean(1)
+        features = torch.einsum("be,bed->bd", gates, experts)
+    else:
+        features = net.trunk(x)
+    return features @ W.T + b
+
+
+def shared_outputs(est, X, batch_size=4096):
+    """The outputs of the model common to all tasks for the rows of ``X``:
+    (n_samples, k), computed in batches as the network's own outputs are."""
+    net = est.module_
+    param = next(net.parameters())
+    out = []
+    net.eval()
+    with torch.no_grad():
+        for start in range(0, X.shape[0], batch_size):
+            xb = X[start : start + batch_size]  # sparse: dense a batch at a time
+            xb = torch.tensor(xb.toarray() if hasattr(xb, "toarray") else np.asarray(xb),
+                              dtype=param.dtype, device=param.device)
+            if isinstance(X, LazyRows) and not torch.isfinite(xb).all():
+                raise ValueError("Input X contains NaN or infinity.")
+            out.append(shared_forward(net, xb, est.n_tasks_).double().cpu().numpy())
+    Z = np.concatenate(out)
+    return check_finite_outputs(Z, est.dtype, "on these rows of X: scale X as in fit, "
+                                "or use dtype='float64'.")
