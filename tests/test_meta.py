@@ -604,3 +604,14 @@ def test_fit_ends_with_meta_training_and_predict_adapts_once(estimator, monkeypa
     eager = meta.adapt(*support).predict(X)
     np.testing.assert_array_equal(predicted, eager)
     np.testing.assert_array_equal(loaded.predict(X), eager)
+
+
+def test_conv4_on_images_too_small_names_the_minimum_size():
+    rng = np.random.RandomState(0)
+    y = np.repeat(np.arange(6), 6)
+    X = rng.rand(len(y), 1, 8, 8).astype(np.float32)  # sklearn's digits
+    with pytest.raises(ValueError, match=r"H and W at least 16; got \(1, 8, 8\)"):
+        MetaLearnerClassifier(backbone="conv4", n_way=3, n_episodes=2).fit(X, y)
+    with pytest.raises(ValueError, match=r"at least 16; got \(1, 64\)"):
+        MetaLearnerClassifier(backbone="conv4", input_shape=(1, 64), n_way=3,
+                              n_episodes=2).fit(X.reshape(len(X), -1), y)

@@ -5,6 +5,9 @@ from torch import nn
 from ..nn._modules import mlp
 
 
+CONV4_MIN_SIZE = 16  # 4 max-pools of 2: 16 -> 1
+
+
 def conv4(in_channels=1, width=64):
     """4 x [conv 3x3 (width), batch norm, ReLU, 2x2 max-pool], flattened.
 
@@ -27,5 +30,10 @@ def make_backbone(backbone, input_shape, hidden_layer_sizes):
     if isinstance(backbone, nn.Module):
         return backbone
     if backbone == "conv4":
+        if len(input_shape) != 3 or min(input_shape[1:]) < CONV4_MIN_SIZE:
+            raise ValueError(
+                f"backbone='conv4' halves the image size 4 times: it needs images of "
+                f"shape (C, H, W) with H and W at least {CONV4_MIN_SIZE}; got "
+                f"{tuple(input_shape)}.  Use backbone='mlp' on flat rows (or upsample).")
         return conv4(input_shape[0])
     return mlp(input_shape[0], hidden_layer_sizes, "relu")[0]
