@@ -22,11 +22,15 @@ and the median curvature and is balanced by the residuals (Boyd et al. 2011,
 section 3.4.1); the scaled dual starts at ``-grad f(Z0) / rho``, optimal when the
 start is; a start that meets ``tol`` already is returned after that one check
 (``n_iter`` 1, as FISTA's first check).
+
+A warm start on the same problem continues the run (the scaled dual ``U``, ``rho``
+and the iteration count travel with the solution, an :class:`~skmtl.linear._fista.
+Iterate`); ``rho`` adapts only at the scheduled checks, so 5 + 5 iterations are 10.
 """
 
 import numpy as np
 
-from ._fista import Solver, duality_gap
+from ._fista import FISTA, Iterate, Solver, SolverState, duality_gap
 
 __all__ = ["ADMM", "admm"]
 
@@ -56,21 +60,28 @@ def admm(fit, penalty, alpha, V, *, max_iter=1000, tol=1e-4, verbose=0, check_ev
     rho = float(np.sqrt(top * np.median(e))) if e.size else 1.0
     lin = float(penalty.lipschitz_factor)
     inner = 1 if lin == 1 else inner_steps
+    Z = penalty.coef(np.asarray(V))
+    HZ = fit.forward(Z)
+    key = (alpha, top, fit.value(Z, None, HZ), penalty.value(np.asarray(V)))
+    saved = SolverState.of(V, "admm", key)
     V = np.array(V, dtype=np.float64, copy=True)
-    Z = penalty.coef(V)
-    U = (fit.C - fit.forward(Z)) / rho
     scale = fit.tol_scale()
-    gap = duality_gap(fit, penalty, alpha, V, None, fit.forward(Z))[0]
+    if saved is None:  # a fresh start: the dual optimal for the start
+        U, it0 = (fit.C - HZ) / rho, 0
+    else:
+        U, rho, it0 = saved["U"].copy(), saved["rho"], saved["it"]
+    gap = duality_gap(fit, penalty, alpha, V, None, HZ)[0]
     if gap <= tol * scale:  # a warm start at the solution: one check, no step
-        return V, gap, 1, True
-    converged, it = False, 0
-    for it in range(1, max_iter + 1):
+        return Iterate(V, SolverState("admm", key, U=U, rho=rho, it=it0)), gap, 1, True
+    converged, it, last = False, it0, it0 + max_iter
+    for it in range(it0 + 1, last + 1):
         W = fit.inverse_apply(np.full(m, rho), fit.C + rho * (Z - U), cols)
         Z_old = Z
         V = _z_step(penalty, alpha / rho, V, W + U, lin, inner)
         Z = penalty.coef(V)
         U += W - Z
-        if it % check_every and it not in (1, max_iter):
+        scheduled = it % check_every == 0 or it == 1
+        if not scheduled and it != last:
             continue
         gap = duality_gap(fit, penalty, alpha, V, None, fit.forward(Z))[0]
         if verbose:
@@ -79,18 +90,20 @@ def admm(fit, penalty, alpha, V, *, max_iter=1000, tol=1e-4, verbose=0, check_ev
             converged = True
             break
         r, s = np.linalg.norm(W - Z), rho * np.linalg.norm(Z - Z_old)
-        if r > 10 * s:
-            rho, U = 2 * rho, U / 2
-        elif s > 10 * r:
+        if scheduled and r > 10 * s:  # (not at an unscheduled last check: the
+            rho, U = 2 * rho, U / 2  # run that continues must see the same rho)
+        elif scheduled and s > 10 * r:
             rho, U = rho / 2, U * 2
-    return V, gap, it, converged
+    key = (alpha, top, fit.value(Z, None, fit.forward(Z)), penalty.value(V))
+    state = SolverState("admm", key, U=U, rho=rho, it=it)
+    return Iterate(V, state), gap, it - it0, converged
 
 
 class ADMM(Solver):
     """:func:`admm`: a factored data-fit term (:class:`~skmtl.linear._exact.
     Spectral`) and a penalty with a prox and a dual (``"trace"``, ``"cluster"``,
     ``"dirty"``).  With ``alpha = 0`` the problem is least squares, solved
-    exactly."""
+    exactly (by FISTA under ``positive=True``)."""
 
     name = "admm"
     datafit_required = ("factors", "inverse_apply", "forward", "value", "gradient",
@@ -106,8 +119,7 @@ class ADMM(Solver):
 
     def solve(self, datafit, penalty, alpha, V, b, **params):
         """Returns ``(V, None, gap, n_iter, converged)``, as :meth:`FISTA.solve`."""
-        if not alpha > 0:
-            W = datafit.least_squares()
-            return penalty.variable(W), None, np.nan, 1, True
+        if not alpha > 0:  # least squares (Problem solves it exactly unconstrained)
+            return FISTA().solve(datafit, penalty, alpha, V, b, **params)
         V, gap, n_iter, converged = admm(datafit, penalty, alpha, V, **params)
         return V, None, gap, n_iter, converged

@@ -25,35 +25,11 @@ from ._fista import FISTA, Solver, duality_gap
 __all__ = ["BCD", "bcd", "row_rules"]
 
 
-def _l1_minimiser(u, d, alpha):
-    """``argmin_w sum_t (d_t w_t^2 / 2 - u_t w_t) + alpha |w_t|``: soft-thresholding
-    (zero where ``d_t = 0``: a feature constant in the task, ``u_t = 0``)."""
-    shrunk = np.sign(u) * np.maximum(np.abs(u) - alpha, 0.0)
-    if np.ndim(d) == 0:
-        return shrunk / d
-    return np.divide(shrunk, d, out=np.zeros_like(shrunk), where=d > 0)
-
-
-def _l1_dual_norms(G):
-    return np.abs(G).max(axis=1, initial=0.0)
-
-
-def _fallback_rules():
-    """Row rules of penalties that do not declare them (yet): ``L1`` of
-    ``_penalties.py`` is row-separable (elementwise), its rules are these."""
-    from ._penalties import L1
-
-    return {L1: (_l1_minimiser, _l1_dual_norms)}
-
-
 def row_rules(penalty):
-    """``(block_minimiser, block_dual_norms)`` of ``penalty``, or None."""
-    own = (getattr(penalty, "block_minimiser", None),
-           getattr(penalty, "block_dual_norms", None))
-    if None not in own:
-        return own
-    cls = penalty if isinstance(penalty, type) else type(penalty)
-    return _fallback_rules().get(cls)
+    """``(block_minimiser, block_dual_norms)`` that ``penalty`` declares, or None."""
+    rules = (getattr(penalty, "block_minimiser", None),
+             getattr(penalty, "block_dual_norms", None))
+    return None if None in rules else rules
 
 
 _REG = 1e-8  # Anderson's regularization, relative to trace(U U^T)
@@ -205,17 +181,12 @@ class BCD(Solver):
     name = "cd"
     datafit_required = FISTA.datafit_required + (
         "gram_column", "gram_diagonal", "gradient_row")
-    penalty_required = FISTA.penalty_required
-    row_required = ("block_minimiser", "block_dual_norms")
+    penalty_required = FISTA.penalty_required + ("block_minimiser", "block_dual_norms")
     needs = "penalty='l21' and the squared loss"  # (or 'l1')
     advice = "; use solver='fista'"
 
     def custom_checks(self, datafit, penalty):
-        missing = FISTA().custom_checks(datafit, penalty)
-        if row_rules(penalty) is None:
-            missing += [f"penalty.{a}" for a in self.row_required
-                        if not hasattr(penalty, a)]
-        return missing
+        return FISTA().custom_checks(datafit, penalty)
 
     def solve(self, datafit, penalty, alpha, V, b, **params):
         """Returns ``(V, None, gap, n_iter, converged)``, as :meth:`FISTA.solve`."""

@@ -34,16 +34,8 @@ __all__ = ["Spectral", "Exact", "coupling_of", "factorizable"]
 
 
 def coupling_of(penalty):
-    """The quadratic structure a penalty declares (``coupling``), or None.
-
-    ``L2`` (in ``_penalties.py``) does not declare one yet: it is the ridge
-    ``Complete(1.0)``, recognised here by its class until it declares it.
-    """
-    coupling = getattr(penalty, "coupling", None)
-    if coupling is None and type(penalty).__name__ == "L2" \
-            and type(penalty).__module__.endswith("_penalties"):
-        coupling = Complete(1.0)
-    return coupling
+    """The quadratic structure a penalty declares (``coupling``), or None."""
+    return getattr(penalty, "coupling", None)
 
 
 def factorizable(blocks, n_features, n_outputs, limit=5e7):

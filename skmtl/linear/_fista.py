@@ -12,6 +12,12 @@ for the current coefficients (:func:`best_intercept`): there the residuals sum t
 zero in every output, so the gap of the problem in W bounds the suboptimality of
 the joint problem in (W, b), whatever the coupling between the two (uncentred X).
 
+Warm starts continue the run: the solution is returned as an :class:`Iterate`, an
+array that carries the solver's state (here the extrapolated point, ``t_k``, the
+step size and the iteration count), and a solve started from it on the same problem
+(the same data, penalty and ``alpha``) resumes it, so that 5 + 5 iterations are 10;
+on another problem (a new ``alpha``, new data) the momentum restarts.
+
 :class:`Solver` declares what a solver needs of the data-fit term and the penalty;
 :class:`FISTA` is this loop's declaration (and :class:`~skmtl.linear._bcd.BCD`
 coordinate descent's).
@@ -66,6 +72,52 @@ def best_intercept(datafit, W, b, state, max_iter=50):
     return b, state
 
 
+class Iterate(np.ndarray):
+    """A solver's solution that carries its ``state`` (a :class:`SolverState`).
+
+    Copies and views keep the state; arithmetic gives plain arrays (a state belongs
+    to this point only).  Pickling drops it (a later warm start then restarts).
+    """
+
+    def __new__(cls, V, state):
+        out = np.asarray(V).view(cls)
+        out.state = state
+        return out
+
+    def __array_finalize__(self, obj):
+        self.state = getattr(obj, "state", None)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if "out" in kwargs:
+            kwargs["out"] = tuple(_plain(a) for a in kwargs["out"])
+        return getattr(ufunc, method)(*(_plain(a) for a in inputs), **kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        out = super().__array_function__(func, types, args, kwargs)
+        return tuple(map(_plain, out)) if isinstance(out, tuple) else _plain(out)
+
+
+def _plain(a):
+    return a.view(np.ndarray) if isinstance(a, Iterate) else a
+
+
+class SolverState:
+    """What a solver needs to continue a run: its ``variables``, and ``key``, values
+    that identify the problem (``alpha``, the objective's parts at the point)."""
+
+    def __init__(self, solver, key, **variables):
+        self.solver, self.key, self.variables = solver, np.asarray(key, float), variables
+
+    @staticmethod
+    def of(V, solver, key):
+        """The variables ``V`` carries from ``solver`` on the problem ``key``, or None."""
+        state = getattr(V, "state", None)
+        if state is None or state.solver != solver or state.key.shape != np.shape(key) \
+                or not np.allclose(state.key, key, rtol=1e-12, atol=0):
+            return None
+        return state.variables
+
+
 def _dot(a, b, a0, b0):
     out = np.vdot(a, b)
     return out + np.vdot(a0, b0) if a0 is not None else out
@@ -75,10 +127,15 @@ def fista(datafit, penalty, alpha, V, b, *, max_iter=1000, tol=1e-4, verbose=0,
           check_every=10):
     """Minimise ``datafit(coef(V), b) + alpha * penalty(V)``.
 
+    ``V`` an :class:`Iterate` of an earlier run on the same problem continues that
+    run (its ``b`` is then the one the run kept, before the intercept's polish).
+
     Returns
     -------
-    V, b : ndarray
-        The solution (``b`` is None without intercept).
+    V : Iterate
+        The solution, with the state that continues the run.
+    b : ndarray or None
+        Its intercept (None without intercept).
     gap : float
         The last duality gap (NaN when the penalty has no known dual).
     n_iter : int
@@ -101,12 +158,25 @@ def fista(datafit, penalty, alpha, V, b, *, max_iter=1000, tol=1e-4, verbose=0,
             "overflow this model's arithmetic; scale them (e.g. with StandardScaler).")
     shrink = not datafit.constant_curvature  # quadratic: L0 is already the curvature
     scale = datafit.tol_scale()
-    x, bx = V, b
+    x, bx = np.asarray(V), b
+    saved = getattr(V, "state", None)
+    if saved is not None and saved.solver == "fista" and \
+            (b is None) == (saved.variables["bx"] is None):
+        bx = saved.variables["bx"]  # the raw intercept (not the returned best one)
     Zx = datafit.forward(coef(x), bx)
-    y, by, Zy = x, bx, Zx
+    key = (alpha, L0, kappa, datafit.value(coef(x), bx, Zx), penalty.value(x))
+    saved = SolverState.of(V, "fista", key)
+    if saved is None:  # a fresh start
+        if bx is not b:
+            bx, Zx = b, datafit.forward(coef(x), b)
+        y, by, Zy, t, it0, calm_until = x, bx, Zx, 1.0, 0, 0
+    else:  # the same problem: continue the run
+        y, by, t, L = saved["y"], saved["by"], saved["t"], saved["L"]
+        it0, calm_until = saved["it"], saved["calm_until"]
+        Zy = datafit.forward(coef(y), by)
     fy = datafit.value(coef(y), by, Zy)
-    t, gap, converged, calm_until = 1.0, np.nan, False, 0
-    for it in range(1, max_iter + 1):
+    gap, converged, first, last, best = np.nan, False, it0 + 1, it0 + max_iter, None
+    for it in range(first, last + 1):
         GW, gb = datafit.gradient(coef(y), by, Zy)
         Gy = penalty.var_gradient(GW)
         if shrink and it > calm_until:  # let the step grow where the curvature is low
@@ -138,27 +208,31 @@ def fista(datafit, penalty, alpha, V, b, *, max_iter=1000, tol=1e-4, verbose=0,
         fy = datafit.value(coef(y), by, Zy)
 
         if use_gap:
-            if it % check_every and it not in (1, max_iter):
+            if it % check_every and it not in (first, last):
                 continue
             gap, gb2 = duality_gap(datafit, penalty, alpha, x, bx, Zx)
             converged = gap <= tol * scale and gb2 / (kappa * L) <= tol * scale
-            if bx is not None and (converged or it == max_iter):
+            if bx is not None and (converged or it == last):
                 # certified only at the best intercept for this W (a Newton solve, so
                 # only once the cheap gap at the current intercept is small)
                 bg, Zg = best_intercept(datafit, coef(x), bx, Zx)
                 gap, gb2 = duality_gap(datafit, penalty, alpha, x, bg, Zg)
                 converged = gap <= tol * scale and gb2 / (kappa * L) <= tol * scale
-                if converged or it == max_iter:  # the better intercept for the same W
-                    bx, Zx = bg, Zg
+                if converged or it == last:  # the better intercept for the same W
+                    best = (bg, Zg)  # returned; the run continues from bx
         else:
             size = np.sqrt(step2 / max(_dot(xn, xn, bn, bn), 1e-300))
             converged = size <= tol
         if verbose and (converged or it % (10 * check_every) == 0):
-            obj = datafit.value(coef(x), bx, Zx) + alpha * penalty.value(x)
+            bv, Zv = best if best is not None else (bx, Zx)
+            obj = datafit.value(coef(x), bv, Zv) + alpha * penalty.value(x)
             print(f"[fista] iter {it:5d}  objective {obj:.8e}  gap {gap:.3e}  L {L:.3e}")
         if converged:
             break
-    return x, bx, gap, it, converged
+    key = (alpha, L0, kappa, datafit.value(coef(x), bx, Zx), penalty.value(x))
+    state = SolverState("fista", key, bx=bx, y=y, by=by, t=t, L=L, it=it,
+                        calm_until=calm_until)
+    return Iterate(x, state), (bx if best is None else best[0]), gap, it - it0, converged
 
 
 class Solver:

@@ -8,10 +8,11 @@ Penalties that are norms also give ``dual_norm``, the others ``conjugate`` (the
 Fenchel conjugate of ``value``): with either the solvers stop on the duality gap;
 without (``has_dual`` False) on the relative size of a proximal-gradient step.
 
-What a solver needs of a penalty is declared on the solver
-(``penalty_required``, see :class:`~skmtl.linear._fista.Solver`): FISTA takes any
-of these; block coordinate descent takes a norm that separates over the rows of W
-and gives ``block_minimiser`` and ``block_dual_norms`` (:class:`L21`).
+What a solver needs is declared on the solver (``penalty_required``, see
+:class:`~skmtl.linear._fista.Solver`) and met by what a penalty declares: coordinate
+descent's ``block_minimiser`` and ``block_dual_norms`` (l21, l1), the exact solve's
+quadratic ``coupling`` (l2, ``_coupling.py``); a ``sign_invariant`` penalty (a
+function of ``|W|``) takes ``positive=True`` (``_problem.py``).
 
 Penalties are small estimator-like objects (``get_params``/``set_params``), so a
 ``GridSearchCV`` can tune ``penalty__ridge`` and friends, and every one is reachable
@@ -27,6 +28,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ._laplacian import Complete
+
 __all__ = ["Penalty", "L21", "L1", "L2", "TraceNorm", "Dirty", "ElasticMix"]
 
 
@@ -35,6 +38,7 @@ class Penalty(BaseEstimator):
 
     is_norm = False
     lipschitz_factor = 1.0
+    sign_invariant = False  # a function of |W| that W >= 0 may constrain
 
     @property
     def has_dual(self):
@@ -104,6 +108,15 @@ def _soft(V, step):
     return np.sign(V) * np.maximum(np.abs(V) - step, 0.0)
 
 
+def _l1_minimiser(u, d, alpha):
+    """``argmin_w sum_t (d_t w_t^2 / 2 - u_t w_t) + alpha |w_t|``: soft-thresholding
+    (zero where ``d_t = 0``: a feature constant in the task, ``u_t = 0``)."""
+    shrunk = _soft(u, alpha)
+    if np.ndim(d) == 0:
+        return shrunk / d
+    return np.divide(shrunk, d, out=np.zeros_like(shrunk), where=d > 0)
+
+
 class L21(Penalty):
     r"""Joint feature selection: :math:`\Omega(W) = \sum_j \|W_{j,:}\|_2`.
 
@@ -113,6 +126,7 @@ class L21(Penalty):
     """
 
     is_norm = True
+    sign_invariant = True
 
     def value(self, V):
         return _row_norms(V).sum()
@@ -145,6 +159,7 @@ class L1(Penalty):
     r"""Independent lasso per task: :math:`\Omega(W) = \sum_{j,t} |W_{jt}|`."""
 
     is_norm = True
+    sign_invariant = True
 
     def value(self, V):
         return np.abs(V).sum()
@@ -155,9 +170,20 @@ class L1(Penalty):
     def dual_norm(self, G):
         return np.abs(G).max(initial=0.0)
 
+    def block_dual_norms(self, G):
+        """The dual norm of each row of ``G`` (the l-infinity norm)."""
+        return np.abs(G).max(axis=1, initial=0.0)
+
+    def block_minimiser(self, u, d, alpha):
+        """One row's exact step: soft-thresholding (elementwise, any curvatures)."""
+        return _l1_minimiser(u, d, alpha)
+
 
 class L2(Penalty):
     r"""Independent ridge per task: :math:`\Omega(W) = \tfrac12 \|W\|_F^2`."""
+
+    sign_invariant = True
+    coupling = Complete(1.0)  # the quadratic structure ``K = I`` (exact solves)
 
     def value(self, V):
         return 0.5 * np.vdot(V, V)
@@ -182,6 +208,18 @@ class TraceNorm(Penalty):
         return np.linalg.svd(V, compute_uv=False).sum()
 
     def prox(self, V, step):
+        """Soft-thresholded singular values; for V far from square, from the eigh of
+        its small Gram matrix (one gemm, no SVD): the kept singular values come to
+        ``~eps s_max^2 / s``, so only where none is below ``1e-4 s_max``."""
+        A = V.T if V.shape[0] > V.shape[1] else V  # (k, n), k <= n
+        if 4 * A.shape[0] <= A.shape[1] and step > 0:
+            lam, U = np.linalg.eigh(A @ A.T)
+            s = np.sqrt(np.maximum(lam, 0.0))
+            keep = s > step
+            if not keep.any() or s[keep].min() >= 1e-4 * s[-1]:
+                Uk = U[:, keep]
+                out = (Uk * (1.0 - step / s[keep])) @ (Uk.T @ A)
+                return out if A is V else out.T
         U, s, Vt = np.linalg.svd(V, full_matrices=False)
         s = np.maximum(s - step, 0.0)
         keep = s > 0
@@ -341,6 +379,8 @@ class ElasticMix(Penalty):
         bound = copy.copy(self)
         bound.base_ = base
         return bound
+
+    sign_invariant = property(lambda self: self.base_.sign_invariant)  # the ridge is
 
     def value(self, V):
         r = self.l1_ratio

@@ -7,6 +7,8 @@ linear._exact.Exact`, :class:`~skmtl.linear._bcd.BCD`, :class:`~skmtl.linear.
 _admm.ADMM`, :class:`~skmtl.linear._fista.FISTA`) and from the cost of the forms.
 """
 
+import functools
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -15,8 +17,67 @@ from ._bcd import BCD
 from ._datafit import DesignFit, GramFit, shared_rows
 from ._exact import Exact, Spectral, factorizable
 from ._fista import FISTA
+from ._penalties import Penalty
 
-__all__ = ["Problem", "make_problem", "use_gram"]
+__all__ = ["Positive", "Problem", "make_problem", "use_gram"]
+
+
+class Positive(Penalty):
+    r"""A ``sign_invariant`` penalty plus the constraint ``W >= 0`` (``positive=True``).
+
+    A function of :math:`|W|` whose minimisers keep the signs of their linear terms
+    (l21, l1, l2, their elastic mixes): the prox of the sum is the penalty's prox of
+    ``max(V, 0)``, a block step the penalty's on ``max(u, 0)`` and the conjugate at
+    ``G`` the penalty's at ``max(G, 0)``.  For a norm, the dual ball of the
+    constrained problem holds the ``-G`` whose positive part is in the norm's dual
+    ball: ``dual_norm(G)`` of a gradient ``G`` is the dual norm of ``max(-G, 0)``,
+    which the duality gap, ``alpha_max`` and Gap Safe screening (a 1-Lipschitz map
+    of the gradient, so the sphere test holds) read as they read a dual norm.
+
+    Parameters
+    ----------
+    penalty : Penalty
+        Bound, ``sign_invariant``.
+    """
+
+    def __init__(self, penalty):
+        self.penalty = penalty
+        self.is_norm = penalty.is_norm
+        self.lipschitz_factor = penalty.lipschitz_factor
+
+    def value(self, V):
+        return self.penalty.value(V)
+
+    def prox(self, V, step):
+        return self.penalty.prox(np.maximum(V, 0.0), step)
+
+    def dual_norm(self, G):
+        return self.penalty.dual_norm(np.maximum(-G, 0.0))
+
+    # only what the penalty itself has (the solvers read these by hasattr)
+    @property
+    def conjugate(self):
+        conjugate = self.penalty.conjugate
+        return lambda G: conjugate(np.maximum(G, 0.0))
+
+    @property
+    def block_dual_norms(self):
+        norms = self.penalty.block_dual_norms
+        return lambda G: norms(np.maximum(-G, 0.0))
+
+    @property
+    def block_minimiser(self):
+        step = self.penalty.block_minimiser
+        return lambda u, d, alpha: step(np.maximum(u, 0.0), d, alpha)
+
+
+def nonnegative(penalty):
+    """``Positive(penalty)``, or a ValueError naming the penalties that take it."""
+    if not penalty.sign_invariant:
+        raise ValueError(
+            "positive=True takes the penalties 'l21', 'l1', 'l2' and their ElasticMix "
+            f"(a function of |W|); got {type(penalty).__name__}.  Use positive=False.")
+    return Positive(penalty)
 
 
 class Problem:
@@ -66,6 +127,8 @@ class Problem:
 
     def solve(self, alpha, V, b, *, max_iter, tol, verbose=0):
         """Returns ``(V, intercept, gap, n_iter, converged)``."""
+        if isinstance(self.penalty, Positive) and np.any(V < 0):
+            V = np.maximum(V, 0.0)  # a start off the constraint (an assigned coef_)
         if not alpha > 0 and self._least_squares is not None:
             fit = self._least_squares()
             if fit is not None:
@@ -129,7 +192,11 @@ def make_problem(blocks, loss, penalty, n_features, n_outputs, *, fit_intercept=
         Already bound to the outputs.
     n_features, n_outputs : int
     fit_intercept : bool, default=True
-    solver : {"auto", "fista", "cd"}, default="auto"
+    positive : bool, default=False
+        Constrain ``W >= 0`` (:class:`Positive`; ``sign_invariant`` penalties only);
+        the exact solve and the least-squares shortcut at ``alpha = 0`` then do not
+        apply.
+    solver : {"auto", "fista", "cd", "exact", "admm"}, default="auto"
         ``"auto"``: with the squared loss and a penalty that declares a quadratic
         coupling (``"l2"``, ``"mean"``, ``"graph"``), the exact solve
         (:class:`Exact`) when its factorization fits in memory; else coordinate
@@ -138,8 +205,8 @@ def make_problem(blocks, loss, penalty, n_features, n_outputs, *, fit_intercept=
         squared loss, a penalty on W with a prox (``"trace"``, ``"cluster"``) and
         ``precompute`` not False, ADMM with exact W-steps (:class:`ADMM`) on the
         same factorization; else FISTA.
-        ``"cd"``: coordinate descent, refused when :class:`BCD`'s requirements are
-        not met.  ``"fista"``: FISTA.
+        ``"cd"``, ``"exact"``, ``"admm"``: that solver, refused when its
+        requirements are not met.  ``"fista"``: FISTA.
     precompute : {"auto", True, False}, default="auto"
         The Gram form (squared loss only) of the iterative solvers when True, or
         when cheaper (``"auto"``, see :func:`use_gram`); coordinate descent always
@@ -156,39 +223,60 @@ def make_problem(blocks, loss, penalty, n_features, n_outputs, *, fit_intercept=
     Raises
     ------
     ValueError
-        ``solver="cd"`` with a penalty or a loss coordinate descent cannot take.
+        A ``solver`` that cannot take the penalty, the loss or the data's size
+        (naming what it needs); ``positive=True`` with a penalty that is not
+        ``sign_invariant``.
     """
-    if positive or solver in ("exact", "admm"):  # in progress (issues 12, 13)
-        raise NotImplementedError(f"positive={positive!r}, solver={solver!r}")
     p, m = n_features, n_outputs
+    if positive:
+        penalty = nonnegative(penalty)
     gram_form = loss.quadratic  # the Gram form holds the squared loss exactly
     fits_cd = BCD().accepts(GramFit if gram_form else DesignFit, penalty)
     if solver == "cd" and not fits_cd:
         BCD().check(GramFit if gram_form else DesignFit, penalty)
+    if solver in ("exact", "admm"):
+        _check_factored(solver, blocks, loss, penalty, p, m, design)
     shared = shared_rows(blocks)
     if design is not None:
         return Problem(design(blocks, loss, p, m, fit_intercept), penalty, False)
-    exact = gram_form and factorizable(blocks, p, m)
-    least_squares = None
-    if exact:
-        cache = []
-
-        def least_squares():  # built at the first alpha = 0, then kept
-            if not cache:
-                cache.append(Spectral(blocks, p, m, fit_intercept, shared))
-            return cache[0]
-
-        if solver == "auto" and Exact().accepts(Spectral, penalty):
-            fit = least_squares()
+    factored = None  # the factorization: built at its first use, then kept
+    if gram_form and factorizable(blocks, p, m):
+        factored = functools.cache(lambda: Spectral(blocks, p, m, fit_intercept, shared))
+        if solver == "exact" or solver == "auto" and Exact().accepts(Spectral, penalty):
+            fit = factored()
             return Problem(fit, penalty, False, solver=Exact(), least_squares=lambda: fit)
-        if solver == "auto" and not fits_cd and precompute is not False \
-                and ADMM().accepts(Spectral, penalty):
-            fit = least_squares()
-            return Problem(fit, penalty, False, solver=ADMM(), least_squares=lambda: fit)
+        if solver == "admm" or solver == "auto" and not fits_cd and \
+                precompute is not False and ADMM().accepts(Spectral, penalty):
+            fit = factored()
+            return Problem(fit, penalty, False, solver=ADMM(),
+                           least_squares=None if positive else (lambda: fit))
     gram = use_gram(blocks, p, m, shared, precompute, cd=fits_cd)
     use_cd = solver == "cd" or (solver == "auto" and fits_cd and gram)
     if gram_form and (use_cd or gram):
         fit = GramFit(blocks, p, m, fit_intercept, shared)
     else:
         fit = DesignFit(blocks, loss, p, m, fit_intercept)
-    return Problem(fit, penalty, use_cd, least_squares=least_squares)
+    return Problem(fit, penalty, use_cd, least_squares=None if positive else factored)
+
+
+def _check_factored(solver, blocks, loss, penalty, p, m, design):
+    """A ValueError naming what ``solver="exact"`` or ``"admm"`` lacks here, if any."""
+    chosen = Exact() if solver == "exact" else ADMM()
+    name = type(penalty.penalty if isinstance(penalty, Positive) else penalty).__name__
+    lacks = []
+    if design is not None:
+        lacks.append("the numpy backend (backend='torch' solves by FISTA)")
+    if not loss.quadratic:
+        lacks.append(f"the squared loss, not loss={loss.name!r}")
+    if solver == "exact" and isinstance(penalty, Positive):
+        lacks.append("positive=False (W >= 0 makes the problem no linear system)")
+    elif not chosen.accepts(Spectral, penalty):
+        lacks.append(f"a quadratic penalty ('l2', 'mean', 'graph'), not {name}"
+                     if solver == "exact" else f"a penalty with a prox and a duality "
+                     f"gap ('trace', 'cluster', 'dirty', ...), not {name}")
+    if loss.quadratic and design is None and not factorizable(blocks, p, m):
+        lacks.append(f"a factorization of the Gram matrices that fits in memory "
+                     f"({m} outputs x {p} features here)")
+    if lacks:
+        raise ValueError(f"solver={solver!r} needs " + "; ".join(lacks) +
+                         ".  Use solver='auto' or 'fista'.")
