@@ -14,8 +14,8 @@ y = 0.3 * X[:, 0] + rng.randn(500)
 
 
 @pytest.mark.parametrize("est, target", [
-    (MultiTaskRegressor(), y),
-    (MultiTaskClassifier(), (y > 0).astype(int)),
+    (MultiTaskRegressor(alpha=1.0), y),
+    (MultiTaskClassifier(alpha=1.0), (y > 0).astype(int)),
     (MultiTaskRegressor(penalty="trace", alpha=10.0), np.column_stack([y, -y])),
 ], ids=["l21", "logistic", "trace"])
 def test_an_all_zero_solution_warns_with_alpha_max(est, target):
