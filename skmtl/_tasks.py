@@ -235,13 +235,15 @@ def _split_long(X, y, tasks, sw):
         order = np.argsort(codes, kind="stable")
         X, y, codes, sw = X[order], y[order], codes[order], sw[order]
     starts = np.searchsorted(codes, np.arange(len(labels) + 1))
-    rows, ys, ws = [], [], []
-    for t, label in enumerate(labels):
-        sl = slice(int(starts[t]), int(starts[t + 1]))
-        _check_rows(sl.stop - sl.start, _name(label))
-        rows.append(sl)
-        ys.append(y[sl])
-        ws.append(_normalise(sw[sl], _name(label)))
+    sizes = np.diff(starts)
+    if np.any(sizes < 2):  # every task at once; the first short one named
+        t = int(np.argmax(sizes < 2))
+        _check_rows(int(sizes[t]), _name(labels[t]))
+    total = np.add.reduceat(sw, starts[:-1])  # > 0: rows of weight 0 are left out
+    bounds = starts.tolist()
+    rows = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+    ys = np.split(y, bounds[1:-1])
+    ws = np.split(sw / np.repeat(total, sizes), bounds[1:-1])
     return TaskTable(X, rows, ys, ws, labels, False)
 
 
