@@ -17,6 +17,7 @@ from ._data import BINARY, MULTICLASS, REGRESSION, TaskLayout, make_pairs
 from ._modules import MMoE, SharedBottom, mlp, output_size
 from ._rows import LazyRows
 from ._state import seed_from
+from ._threads import step_flops, threads_for
 from ._training import Trainer, world
 from ._weighting import Equal, check_weighting, make_weighting
 
@@ -123,11 +124,12 @@ def fit_network(est, table, targets, regression, *, partial=False, resume=False)
         batch = min(est.batch_size, X.shape[0]) if est.batch_size != "auto" \
             else min(200, X.shape[0])
         names = table.names if table.labels is not None else None
-        trainer.run(X, pairs, task_layout(targets, kinds).to(device), table.n_tasks,
-                    max_epochs=1 if partial else est.max_epochs, batch_size=batch, rng=rng,
-                    val_rows=val_rows, n_iter_no_change=est.n_iter_no_change,
-                    tol=est.tol, verbose=est.verbose, task_names=names,
-                    callbacks=est.callbacks_)
+        with threads_for(device, step_flops(trainer.net, batch)):
+            trainer.run(X, pairs, task_layout(targets, kinds).to(device), table.n_tasks,
+                        max_epochs=1 if partial else est.max_epochs, batch_size=batch,
+                        rng=rng, val_rows=val_rows, n_iter_no_change=est.n_iter_no_change,
+                        tol=est.tol, verbose=est.verbose, task_names=names,
+                        callbacks=est.callbacks_)
     est.module_ = trainer.net
     est.loss_curve_ = list(trainer.loss_curve)
     est.task_loss_curve_ = np.array(trainer.task_loss_curve)
@@ -143,7 +145,7 @@ def network_outputs(est, X, batch_size=4096):
     param = next(net.parameters())
     out = []
     net.eval()
-    with torch.no_grad():
+    with torch.no_grad(), threads_for(param.device, step_flops(net, batch_size, 2)):
         for start in range(0, X.shape[0], batch_size):
             xb = X[start : start + batch_size]  # sparse: dense a batch at a time
             xb = torch.tensor(xb.toarray() if hasattr(xb, "toarray") else np.asarray(xb),
