@@ -130,6 +130,11 @@ class PriorRidge(RegressorMixin, _PriorModel):
         The strength used (``inf``: the prior's coefficients).
     prior_ : int
         The row of ``prior_coef`` chosen.
+    alphas_ : ndarray of shape (n_alphas,)
+        The strengths tried (with 3 rows or more).
+    cv_errors_ : ndarray of shape (n_priors, n_alphas)
+        Their leave-one-out errors, the weighted mean squared error of each row
+        predicted by the fit without it (with 3 rows or more).
     n_features_in_ : int
     """
 
@@ -162,23 +167,22 @@ class PriorRidge(RegressorMixin, _PriorModel):
         R = y[:, None] - np.asarray(X @ W0.T) - (0.0 if self.fit_intercept else b0)
         XB = _project(X, B)
         if self.fit_intercept:  # the intercept is free: centre (weighted)
-            xbar, rbar = s @ XB / k, s @ R / k
-            XB, R = XB - xbar, R - rbar
+            XB, R = XB - s @ XB / k, R - s @ R / k
         root = np.sqrt(s)[:, None]
         U, sig, Vt = _svd(root * XB)
         rho = U.T @ (root * R)  # (q, n_priors)
-        if k < _MIN_ROWS and self.alpha is None:  # the prior, of several the closest
-            alphas, a, j = np.array([np.inf]), 0, int(np.argmin(s @ R**2))
-            z = np.zeros(XB.shape[1])
+        if k < _MIN_ROWS:  # no leave-one-out: of several priors the closest
+            alphas, a, j = np.array([self.alpha or np.inf]), 0, int(np.argmin(s @ R**2))
         else:
             alphas = self._grid(sig.max(initial=0.0), k)
             shrink = sig**2 / (sig**2 + k * alphas[:, None])  # (n_alpha, q)
             fit = np.einsum("iq,aq,qc->aic", U, shrink, rho)  # (n_alpha, k, n_priors)
             lev = np.einsum("iq,aq->ai", U**2, shrink) + (s / k if self.fit_intercept else 0)
             loo = (root * R - fit) / (1.0 - lev[:, :, None])  # scaled by sqrt(s)
-            err = np.einsum("aic,aic->ac", loo, loo)
-            a, j = np.unravel_index(np.argmin(err), err.shape)
-            z = Vt.T @ (sig / (sig**2 + k * alphas[a]) * rho[:, j])
+            self.alphas_ = alphas
+            self.cv_errors_ = np.einsum("aic,aic->ca", loo, loo) / k
+            j, a = np.unravel_index(np.argmin(self.cv_errors_), self.cv_errors_.shape)
+        z = Vt.T @ (sig / (sig**2 + k * alphas[a]) * rho[:, j])
         self.coef_ = W0[j] + (z if B is None else B @ z)
         if self.fit_intercept:
             self.intercept_ = float(s @ (y - np.asarray(X @ self.coef_)) / k)
@@ -345,9 +349,9 @@ class PriorLogisticRegression(ClassifierMixin, _PriorModel):
             A = np.hstack([A, np.ones((k, 1))])
         U, sig, Vt = _svd(A)
         D = U * sig  # z = V c: the row space of the rows' design
-        if k < _MIN_ROWS and self.alpha is None:
-            alphas, a, j = np.array([np.inf]), 0, 0
-            c = np.zeros((D.shape[1], K))
+        if k < _MIN_ROWS and self.alpha is None:  # the prior, of several the closest
+            alphas, a = np.array([np.inf]), 0
+            j, c = int(np.argmin(_losses(O, Y)[0] @ s)), np.zeros((D.shape[1], K))
         else:
             alphas = self._grid(sig.max(initial=0.0), k, scale=0.25)[::2]
             # nothing to choose (one alpha, one prior): the fit on every row alone
@@ -356,8 +360,7 @@ class PriorLogisticRegression(ClassifierMixin, _PriorModel):
             M = np.vstack([~held, np.ones((1, k), dtype=bool)]) * s  # the last: all rows
             C = _newton(D, O, Y, M, alphas)
             Z = np.einsum("iq,cafqk->cafik", D, C[:, :, :-1]) + O[:, None, None]
-            loss, _ = _losses(Z, Y)
-            err = np.einsum("cafi,fi->ca", loss, held * s)
+            err = np.einsum("cafi,fi->ca", _losses(Z, Y)[0], held * s)
             j, a = np.unravel_index(np.argmin(err), err.shape)
             c = C[j, a, -1]
         delta = Vt.T @ c  # (n_directions (+ 1), K)
