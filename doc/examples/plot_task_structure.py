@@ -112,7 +112,7 @@ plt.show()
 
 same = model.labels_[:, None] == model.labels_[None, :]
 off = ~np.eye(same.shape[0], dtype=bool)
-for name, M in panels:
+for M, name in panels:
     print(f"{name}: mean {M[same & off].mean():.2f} within the clusters, "
           f"{M[~same].mean():.2f} across")
 
