@@ -166,6 +166,9 @@ def test_each_parameter_is_used_or_refused(kind, cls, base, name):
         with pytest.raises(ValueError, match="loss='logistic' only"):
             changed.fit(X, y)
         return
+    if name == "unknown_task":  # read at predict, on a task the long-format fit never saw
+        _check_unknown_task(default, changed, X, y)
+        return
     if not used:
         with pytest.raises(ValueError, match=rf"(?s){name}=.* has no effect on .* a "
                                              r"parameter of .*default"):
@@ -181,6 +184,22 @@ def test_each_parameter_is_used_or_refused(kind, cls, base, name):
         return
     assert _differs(_fingerprint(default, X, y), _fingerprint(changed, X, y)), (
         f"{name}={value!r} is accepted by {engine.name} but changes nothing")
+
+
+def _check_unknown_task(default, changed, X, y):
+    """The long format's first column: the default refuses a row of an unseen task,
+    the other value predicts it, and the rows of known tasks alike."""
+    tasks = np.repeat([0, 1], len(X) // 2)
+    new = np.r_[tasks[:3], 7]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        default.fit(X, y[:, 0], tasks=tasks)
+        changed.fit(X, y[:, 0], tasks=tasks)
+        with pytest.raises(ValueError, match=r"Unknown task\(s\) 7"):
+            default.predict(X[:4], tasks=new)
+        pred = changed.predict(X[:4], tasks=new)
+        np.testing.assert_array_equal(pred[:3], default.predict(X[:3], tasks=new[:3]))
+    assert pred.shape == (4,)
 
 
 @pytest.mark.parametrize("cls", [MultiTaskRegressor, MultiTaskClassifier])
