@@ -140,3 +140,43 @@ def test_shared_mmoe_and_network_classifier():
     clf.fit(X, three, tasks=tasks)
     with pytest.raises(ValueError, match="do not share their classes"):
         clf.predict(X[:1], tasks=["z"])
+
+
+# ------------------------------------------------------------ task_similarity_
+def test_task_similarity_is_the_cosine_of_the_task_models():
+    rng = np.random.RandomState(0)
+    X = rng.randn(200, 3)
+    W = np.array([[1.0, 0.0, 0.0], [2.0, 0.0, 0.0], [0.0, 1.0, 0.0]]).T  # a, 2a, b
+    est = MultiTaskRegressor(penalty="l2", alpha=1e-8, fit_intercept=False).fit(X, X @ W)
+    S = est.task_similarity_
+    assert S.shape == (3, 3)
+    np.testing.assert_allclose(S, [[1, 1, 0], [1, 1, 0], [0, 0, 1]], atol=1e-6)
+    coef = est.coef_ / np.linalg.norm(est.coef_, axis=1, keepdims=True)
+    np.testing.assert_allclose(S, coef @ coef.T, rtol=1e-12)
+    with pytest.raises(AttributeError):
+        MultiTaskRegressor().task_similarity_  # noqa: B018 - not fitted
+
+
+def test_task_similarity_of_multiclass_tasks_and_its_refusal():
+    rng = np.random.RandomState(0)
+    X, tasks = rng.randn(240, 3), np.repeat([0, 1, 2], 80)
+    y = X.argmax(axis=1)
+    y[tasks == 1] = X[tasks == 1].argmax(axis=1)  # tasks 0 and 1: one rule
+    clf = MultiTaskClassifier(penalty="l2", alpha=1e-3).fit(X, y, tasks=tasks)
+    rows = clf.coef_.reshape(3, -1)
+    rows = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    np.testing.assert_allclose(clf.task_similarity_, rows @ rows.T, rtol=1e-12)
+    y[tasks == 2] = X[tasks == 2, 0] > 0  # a binary task: one output, not three
+    clf.fit(X, y, tasks=tasks)
+    with pytest.raises(AttributeError, match="same number of outputs"):
+        clf.task_similarity_  # noqa: B018
+
+
+@needs_torch
+def test_task_similarity_of_a_network_compares_its_heads():
+    X, y, tasks = _data()
+    est = MultiTaskRegressor(**NET).fit(X, y, tasks=tasks)
+    H = est.module_.heads.weight.detach().numpy()
+    H = H / np.linalg.norm(H, axis=1, keepdims=True)
+    np.testing.assert_allclose(est.task_similarity_, H @ H.T, rtol=1e-12)
+    assert np.allclose(np.diag(est.task_similarity_), 1.0)

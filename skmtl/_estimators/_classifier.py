@@ -87,6 +87,10 @@ class MultiTaskClassifier(ClassifierMixin, _MultiTaskLinear):
         Iterations of the solver, or epochs of the network.
     dual_gap_ : float
         Final duality gap (the linear configurations).
+    task_similarity_ : ndarray of shape (n_tasks, n_tasks)
+        Cosine similarity of the tasks' coefficient vectors (a multiclass task's
+        rows flattened in the order of its classes; for a network, its task
+        heads' weights); the tasks must have the same number of outputs.
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
     {network_attributes}

@@ -50,6 +50,10 @@ class MultiTaskRegressor(RegressorMixin, _MultiTaskLinear):
         Defined when X has string feature names.
     coef_shared_, coef_specific_ : ndarray of shape (n_tasks, n_features)
         The two parts of the dirty model (``penalty="dirty"`` only).
+    task_similarity_ : ndarray of shape (n_tasks, n_tasks)
+        Cosine similarity of the tasks' coefficient vectors (for a network, of
+        its task heads' weights): 1 for tasks of one direction, 0 for orthogonal
+        ones.
     {network_attributes}
 
     See Also
