@@ -20,6 +20,7 @@ from sklearn.utils.validation import _check_sample_weight, check_array
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.parallel import Parallel, delayed  # joblib's, carrying sklearn's config
 
+from .._search_guard import check_search_scorer
 from .._tasks import is_missing, plain_label
 from ..base import init_params
 from ..model_selection import TaskKFold
@@ -159,6 +160,7 @@ class _CVMixin:
         -------
         self : object
         """
+        check_search_scorer(self, y, tasks)
         penalties = list(self.penalty) if isinstance(self.penalty, (list, tuple)) \
             else [self.penalty]
         base = self._base()
