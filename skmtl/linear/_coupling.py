@@ -14,7 +14,7 @@ from sklearn.utils._param_validation import Interval
 
 from ._laplacian import Complete, Graph, laplacian, output_adjacency
 from ._penalties import Penalty
-from ._relationship import task_gram
+from ._relationship import task_embedding
 
 __all__ = ["GraphRegularized", "MeanRegularized", "ClusteredNorm"]
 
@@ -173,11 +173,10 @@ def _kmeans(F, k, max_iter=100):
         if labels is not None and np.array_equal(new, labels):
             break
         labels = new
-        counts = np.bincount(labels, minlength=C.shape[0])
-        sums = np.zeros_like(C)
-        np.add.at(sums, labels, F)
+        onehot = labels[:, None] == np.arange(C.shape[0])
+        counts = onehot.sum(axis=0)
         filled = counts > 0
-        C[filled] = sums[filled] / counts[filled, None]
+        C[filled] = (onehot.T @ F)[filled] / counts[filled, None]
     _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
     return np.argsort(np.argsort(first))[inverse]
 
@@ -244,7 +243,7 @@ class ClusteredNorm(Penalty):
         the tasks' first appearance."""
         _, s, Vt = np.linalg.svd(V, full_matrices=False)
         mu = _cluster_weights(self._sigma(V), self.eta, self._k)[: s.size]
-        F, _ = task_gram(Vt.T * np.sqrt(mu), self._out_task, self._out_group)
+        F = task_embedding(Vt.T * np.sqrt(mu), self._out_task, self._out_group)
         return {"labels_": _kmeans(F, self._k)}
 
     def prox(self, V, step):

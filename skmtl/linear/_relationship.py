@@ -23,7 +23,7 @@ from sklearn.utils._param_validation import Interval
 
 from ._penalties import Penalty
 
-__all__ = ["TaskRelationship", "task_gram"]
+__all__ = ["TaskRelationship", "task_embedding"]
 
 
 def _squared_l1_prox(s, step):
@@ -51,21 +51,24 @@ def _squared_trace_prox(V, step):
     return (U[:, keep] * s[keep]) @ Vt[keep]
 
 
-def task_gram(E, out_task, out_group):
-    """The tasks' Gram matrix ``F F^T`` of an embedding ``E`` of the outputs.
+def task_embedding(E, out_task, out_group):
+    """The tasks' rows ``F`` from an embedding ``E`` of the outputs (one row each).
 
     Output ``j`` of task ``out_task[j]`` in the comparable group ``out_group[j]``
-    (a class of multiclass tasks; 0 otherwise) adds its row of ``E`` to its task's
-    block of that group: with one output a task this is ``E E^T`` itself; with
-    multiclass tasks, the sum over classes of each class's Gram matrix.  Returns
-    ``(F, F F^T)`` with F of shape (n_tasks, n_groups * rank).
+    (a class of multiclass tasks; 0 otherwise) puts its row of ``E`` in its task's
+    block for that group: with one output a task, ``F`` is ``E`` in the order of
+    the tasks; with multiclass tasks, ``F F^T`` is the sum over the classes of each
+    class's Gram matrix.  Shape (n_tasks, n_groups * rank).
     """
     groups = np.unique(out_group, return_inverse=True)[1]
     n_tasks, n_groups = int(out_task.max()) + 1, int(groups.max()) + 1
+    if n_groups == 1 and out_task.size == n_tasks:
+        F = np.empty_like(E)
+        F[out_task] = E
+        return F
     F = np.zeros((n_tasks, n_groups, E.shape[1]))
     np.add.at(F, (out_task, groups), E)
-    F = F.reshape(n_tasks, -1)
-    return F, F @ F.T
+    return F.reshape(n_tasks, -1)
 
 
 class TaskRelationship(Penalty):
@@ -133,7 +136,8 @@ class TaskRelationship(Penalty):
         r"""``task_covariance_``: :math:`(W^\top W)^{1/2}` over its trace, tasks
         by tasks; ``I / n_tasks`` (every covariance is optimal) at ``W = 0``."""
         _, s, Vt = np.linalg.svd(V, full_matrices=False)
-        _, C = task_gram(Vt.T * np.sqrt(s), self._out_task, self._out_group)
+        F = task_embedding(Vt.T * np.sqrt(s), self._out_task, self._out_group)
+        C = F @ F.T
         total = np.trace(C)
         if not total > 0:
             C = np.eye(C.shape[0])
