@@ -337,3 +337,33 @@ def test_classifier_and_cv_take_the_new_penalties(penalty):
         below = MultiTaskRegressor(penalty, alpha=0.9 * cv.alphas_[0]).fit(
             X, y, tasks=tasks)
         assert np.any(below.coef_)
+
+
+def test_multiclass_tasks_get_one_label_and_one_covariance_row_each():
+    """With multiclass tasks (one output a class) the structure is still over the
+    tasks: labels_ from the classes' embeddings side by side, the covariance summed
+    over the classes, a task's outlier part all its classes' columns."""
+    rng = np.random.RandomState(3)
+    per, p, n = (3, 3), 6, 150
+    groups = np.repeat([0, 1], per)
+    centres = 3.0 * rng.randn(2, p, 3)  # three classes
+    W = centres[groups] + 0.1 * rng.randn(groups.size, p, 3)
+    tasks = np.repeat(np.arange(groups.size), n)
+    X = rng.randn(tasks.size, p)
+    labels = np.argmax(np.einsum("ij,ijk->ik", X, W[tasks]), axis=1)
+    clf = MultiTaskClassifier(ClusteredNorm(n_clusters=2, eta=0.1), alpha=0.002,
+                              max_iter=3000).fit(X, labels, tasks=tasks)
+    assert clf.coef_.shape == (18, p)  # one row a (task, class)
+    assert adjusted_rand_score(groups, clf.labels_) == 1.0
+    rel = MultiTaskClassifier("relationship", alpha=0.01).fit(X, labels, tasks=tasks)
+    C = rel.task_covariance_
+    assert C.shape == (6, 6) and np.trace(C) == pytest.approx(1.0)
+    _, s, Vt = np.linalg.svd(rel.coef_.T, full_matrices=False)
+    root = (Vt.T * s) @ Vt  # (W^T W)^(1/2) over the outputs, summed over classes
+    expect = sum(root[c::3, c::3] for c in range(3))
+    np.testing.assert_allclose(C, expect / np.trace(expect), atol=1e-12)
+    rob = MultiTaskClassifier(RobustLowRank(beta=0.3), alpha=0.01).fit(X, labels,
+                                                                      tasks=tasks)
+    assert rob.outlier_tasks_.shape == (6,)
+    per_task = np.abs(rob.coef_outlier_).reshape(6, 3, p).sum(axis=(1, 2)) > 0
+    np.testing.assert_array_equal(rob.outlier_tasks_, per_task)
