@@ -25,7 +25,7 @@ from .._tasks import is_missing, plain_label
 from ..base import init_params
 from ..model_selection import TaskKFold
 from ..linear._engine import LinearEngine
-from ..linear._path import _grid, _iter_path, check_alphas
+from ..linear._path import PathProgress, _grid, _iter_path, check_alphas
 from ..linear._penalties import Penalty
 from ..linear._registry import PENALTIES, get_penalty
 from ._classifier import MultiTaskClassifier
@@ -163,7 +163,7 @@ class _CVMixin:
         check_search_scorer(self, y, tasks)
         penalties = list(self.penalty) if isinstance(self.penalty, (list, tuple)) \
             else [self.penalty]
-        base = self._base()
+        base = self._base().set_params(verbose=max(self.verbose - 1, 0))  # per alpha
         if y is None:
             raise ValueError(
                 "This estimator requires y to be passed, but the target y is None.")
@@ -183,11 +183,14 @@ class _CVMixin:
         metric, lower = self._metric, self._lower_is_better
         if self.scoring is not None:  # e.g. make_task_scorer(roc_auc_score, ...)
             metric, lower = _Scored(self.scoring), False
+        progress = PathProgress(type(self).__name__, self.verbose, lower,
+                                "score" if self.scoring is not None else self._score_name)
         path, not_converged = self._cv_path(base, metric, (Xa, ya, ta, sw), penalties,
-                                            grids, splits)
+                                            grids, splits, progress)
         if isinstance(self.alphas, numbers.Integral) and len(penalties) == 1:
             grids, path, extra = self._extend(base, metric, (Xa, ya, ta, sw),
-                                              penalties[0], grids[0], path, splits, lower)
+                                              penalties[0], grids[0], path, splits,
+                                              progress)
             not_converged += extra
         if not_converged:  # one warning for the whole search, not one a fit
             warnings.warn(
@@ -210,28 +213,38 @@ class _CVMixin:
         setattr(self, self._path_name, path[0] if squeeze else path)
         problem = self._prepare(X, y, tasks, sample_weight, self.penalty_)
         V, b = problem.start()
-        self._store(problem, *problem.solve(self.alpha_, V, b, **self._solver_params()))
+        params = dict(self._solver_params(), verbose=max(self.verbose - 1, 0))
+        self._store(problem, *problem.solve(self.alpha_, V, b, **params))
+        progress.note(f"refit on all the data at alpha {self.alpha_:.3g}"
+                      f"{'' if squeeze else f', penalty {self.penalty_!r}'}")
         return self
 
-
-    def _cv_path(self, base, metric, data, penalties, grids, splits):
+    def _cv_path(self, base, metric, data, penalties, grids, splits, progress):
         """Validation scores (n_penalties, n_alphas, n_folds) along each penalty's
-        grid, a path a fold (in parallel), and how many fits did not converge."""
-        results = Parallel(n_jobs=self.n_jobs)(
-            delayed(_fold_path)(base, metric, *data, penalties[k], grids[k], train, test)
-            for k in range(len(penalties)) for train, test in splits)
+        grid, a path a fold (in parallel), and how many fits did not converge.
+        ``progress`` prints a line as each fold's path comes back."""
+        jobs = [(k, f) for k in range(len(penalties)) for f in range(len(splits))]
+        results = []
+        for (k, f), result in zip(jobs, Parallel(n_jobs=self.n_jobs, return_as="generator")(
+                delayed(_fold_path)(base, metric, *data, penalties[k], grids[k], *splits[f])
+                for k, f in jobs)):
+            results.append(result)
+            label = f"penalty {k + 1}/{len(penalties)} {penalties[k]!r}, " \
+                if len(penalties) > 1 else ""
+            progress.fold(label, f, len(splits), grids[k],
+                          [scores for (kk, _), (scores, _) in zip(jobs, results) if kk == k])
         path = np.array([scores for scores, _ in results]).reshape(
             len(penalties), len(splits), -1)
         return path.transpose(0, 2, 1), sum(n for _, n in results)
 
-    def _extend(self, base, metric, data, penalty, grid, path, splits, lower):
+    def _extend(self, base, metric, data, penalty, grid, path, splits, progress):
         """The automatic grid, extended a decade at a time (up to ``_EXTENSIONS``)
         past an edge where the best alpha lies: below the smallest alpha, and above
         the largest for a penalty that never zeroes the model (mean, graph, l2 ...).
         Returns the grids, the path and the extra fits that did not converge."""
         per_decade = max(2, int(np.ceil(len(grid) / max(np.log10(1 / self.eps), 1))))
         shrinks_to_zero = get_penalty(penalty).is_norm
-        extra = 0
+        extra, lower = 0, progress.lower
         for _ in range(_EXTENSIONS):
             mean = path[0].mean(axis=1)
             j = int(np.argmin(mean) if lower else np.argmax(mean))
@@ -241,7 +254,10 @@ class _CVMixin:
                 new = grid[0] * np.geomspace(10, 1, per_decade + 1)[:-1]
             else:
                 break
-            scores, bad = self._cv_path(base, metric, data, [penalty], [new], splits)
+            progress.note(f"best alpha {grid[j]:.3g} at the grid's edge: {len(new)} more "
+                          f"alphas {'below' if j else 'above'} it")
+            scores, bad = self._cv_path(base, metric, data, [penalty], [new], splits,
+                                        progress)
             extra += bad
             below = new[0] < grid[-1]
             grid = np.concatenate([grid, new] if below else [new, grid])
@@ -330,6 +346,7 @@ class MultiTaskRegressorCV(_CVMixin, MultiTaskRegressor):
     _base_class = staticmethod(lambda: MultiTaskRegressor)
     _lower_is_better = True
     _path_name = "mse_path_"
+    _score_name = "mse"
     _parameter_constraints = {
         **_CVMixin._cv_constraints,
     }
@@ -360,6 +377,7 @@ class MultiTaskClassifierCV(_CVMixin, MultiTaskClassifier):
     _base_class = staticmethod(lambda: MultiTaskClassifier)
     _lower_is_better = False
     _path_name = "scores_path_"
+    _score_name = "accuracy"
     _parameter_constraints = {
         **{k: v for k, v in _CVMixin._cv_constraints.items() if k != "precompute"},
         "loss": MultiTaskClassifier._parameter_constraints["loss"],

@@ -7,6 +7,7 @@ path on every fold.
 """
 
 import numbers
+import time
 
 import numpy as np
 from sklearn.base import clone
@@ -137,3 +138,43 @@ def multitask_path(estimator, X, y, *, tasks=None, sample_weight=None, alphas=10
                     np.atleast_1d(est.intercept_).copy(), est.dual_gap_))
     a, c, i, g = zip(*out)
     return np.array(a), np.stack(c), np.stack(i), np.array(g)
+
+
+class PathProgress:
+    """The compact progress of a cross-validated path (``verbose=1``): one line a
+    fold's path, with the best mean validation score so far, one a grid extension
+    and one for the refit; nothing at ``verbose=0``.
+
+    Parameters
+    ----------
+    name : str
+        The estimator's name, at the start of each line.
+    verbose : int
+    lower_is_better : bool
+    metric : str
+        The name of the score, e.g. ``"mse"``.
+    """
+
+    def __init__(self, name, verbose, lower_is_better, metric):
+        self.name, self.verbose = name, verbose
+        self.lower, self.metric = lower_is_better, metric
+        self.start = time.perf_counter()
+
+    def _print(self, text):
+        if self.verbose:
+            print(f"[{self.name}] {text}; {time.perf_counter() - self.start:.1f} s",
+                  flush=True)
+
+    def fold(self, label, k, n_folds, grid, done):
+        """Fold ``k`` (0-based) of ``n_folds`` finished; ``done``: the validation
+        scores along ``grid`` of the folds of this grid finished so far."""
+        if not self.verbose:
+            return
+        mean = np.mean(done, axis=0)
+        j = int(np.argmin(mean) if self.lower else np.argmax(mean))
+        self._print(f"{label}fold {k + 1}/{n_folds}: {len(grid)} alphas, best "
+                    f"{self.metric} so far {mean[j]:.4g} at alpha {grid[j]:.3g} "
+                    f"(mean of {len(done)} fold{'s' if len(done) > 1 else ''})")
+
+    def note(self, text):
+        self._print(text)
