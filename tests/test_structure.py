@@ -367,3 +367,8 @@ def test_multiclass_tasks_get_one_label_and_one_covariance_row_each():
     assert rob.outlier_tasks_.shape == (6,)
     per_task = np.abs(rob.coef_outlier_).reshape(6, 3, p).sum(axis=(1, 2)) > 0
     np.testing.assert_array_equal(rob.outlier_tasks_, per_task)
+    bound = RobustLowRank(beta=0.3).bind(np.repeat(np.arange(6), 3), np.tile([0, 1, 2], 6))
+    L, S = rng.randn(p, 18), rng.randn(p, 18)
+    blocks = np.linalg.norm(S.reshape(p, 6, 3), axis=(0, 2))  # a task's classes together
+    assert bound.value(np.hstack([L, S])) == pytest.approx(
+        np.linalg.svd(L, compute_uv=False).sum() + 0.3 * blocks.sum(), rel=1e-12)
