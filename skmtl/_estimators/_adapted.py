@@ -98,29 +98,31 @@ class _PriorModel(BaseEstimator):
 class PriorRidge(RegressorMixin, _PriorModel):
     r"""Ridge regression shrunk to a prior model within a subspace.
 
-    .. math:: \min_{z, b}\ \frac{1}{2 \sum_i s_i} \sum_i s_i (y_i - x_i^\top (w_0 + B z)
-              - b)^2 + \frac{\alpha}{2} \|z\|_2^2
+    .. math:: \min_{z, \delta}\ \frac{1}{2 \sum_i s_i} \sum_i s_i (y_i - x_i^\top
+              (w_0 + B z) - b_0 - \delta)^2 + \frac{\alpha}{2} (\|z\|_2^2 + \delta^2)
 
     ``B`` is the identity without a ``basis``: the biased ridge that shrinks to
     ``w_0``.  With ``alpha=None`` the strength is the one of a grid (17 values over
     8 decades, scaled to the rows) with the least exact leave-one-out error, in
     closed form from one SVD; with several priors (rows of ``prior_coef``) the pair
     (prior, alpha) with the least error.  With fewer than 3 rows there is no
-    leave-one-out: the model is the prior (``alpha_ = inf``) with the intercept
-    refit, and of several priors the one with the least squared error.
+    leave-one-out: the model is the prior (``alpha_ = inf``), of several the one
+    with the least squared error.  The intercept shrinks to the prior's as well
+    (with ``fit_intercept``; else it is the prior's): fit freely from a few rows, a
+    noisy task's intercept costs more than it gains.
 
     Parameters
     ----------
     prior_coef : array-like of shape (n_features,) or (n_priors, n_features)
         ``w_0``, or the candidates for it.
     prior_intercept : float or array-like of shape (n_priors,), default=0.0
-        The intercept kept when ``fit_intercept=False``.
+        ``b_0``.
     basis : array-like of shape (n_features, n_directions), default=None
         ``B``: the directions the model may leave the prior in (None: all).
     alpha : float, default=None
         The strength (> 0); None: chosen by leave-one-out.
     fit_intercept : bool, default=True
-        Fit a free (unpenalized) intercept, as ``Ridge``; else the prior's.
+        Move the intercept from the prior's too (``delta``); else keep it.
 
     Attributes
     ----------
@@ -164,12 +166,12 @@ class PriorRidge(RegressorMixin, _PriorModel):
         k = X.shape[0]
         W0, b0 = self._check_prior(X.shape[1], 1)
         W0, b0 = W0[:, 0], b0[:, 0]  # (n_priors, p), (n_priors,)
-        R = y[:, None] - np.asarray(X @ W0.T) - (0.0 if self.fit_intercept else b0)
-        XB = _project(X, B)
-        if self.fit_intercept:  # the intercept is free: centre (weighted)
-            XB, R = XB - s @ XB / k, R - s @ R / k
+        R = y[:, None] - np.asarray(X @ W0.T) - b0  # (k, n_priors): the priors' misfit
+        A = _project(X, B)
+        if self.fit_intercept:  # the intercept a direction too: ones
+            A = np.hstack([A, np.ones((k, 1))])
         root = np.sqrt(s)[:, None]
-        U, sig, Vt = _svd(root * XB)
+        U, sig, Vt = _svd(root * A)
         rho = U.T @ (root * R)  # (q, n_priors)
         if k < _MIN_ROWS:  # no leave-one-out: of several priors the closest
             alphas, a, j = np.array([self.alpha or np.inf]), 0, int(np.argmin(s @ R**2))
@@ -177,17 +179,15 @@ class PriorRidge(RegressorMixin, _PriorModel):
             alphas = self._grid(sig.max(initial=0.0), k)
             shrink = sig**2 / (sig**2 + k * alphas[:, None])  # (n_alpha, q)
             fit = np.einsum("iq,aq,qc->aic", U, shrink, rho)  # (n_alpha, k, n_priors)
-            lev = np.einsum("iq,aq->ai", U**2, shrink) + (s / k if self.fit_intercept else 0)
+            lev = np.einsum("iq,aq->ai", U**2, shrink)
             loo = (root * R - fit) / (1.0 - lev[:, :, None])  # scaled by sqrt(s)
             self.alphas_ = alphas
             self.cv_errors_ = np.einsum("aic,aic->ca", loo, loo) / k
             j, a = np.unravel_index(np.argmin(self.cv_errors_), self.cv_errors_.shape)
         z = Vt.T @ (sig / (sig**2 + k * alphas[a]) * rho[:, j])
+        z, db = (z[:-1], z[-1]) if self.fit_intercept else (z, 0.0)
         self.coef_ = W0[j] + (z if B is None else B @ z)
-        if self.fit_intercept:
-            self.intercept_ = float(s @ (y - np.asarray(X @ self.coef_)) / k)
-        else:
-            self.intercept_ = float(b0[j])
+        self.intercept_ = float(b0[j] + db)
         self.alpha_, self.prior_ = float(alphas[a]), int(j)
         return self
 
