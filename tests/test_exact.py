@@ -216,3 +216,70 @@ def test_cv_of_the_quadratic_penalties_converges_on_a_hard_problem():
         # the default grid of 100, grown past its smallest alpha if the best lies there
         assert model.mse_path_.shape == (model.alphas_.size, 3)
         assert model.alphas_.size >= 100
+
+
+# ----------------------------------------------------- explicit solver choices
+@pytest.mark.parametrize("penalty", ["l2", "mean", "graph"])
+def test_solver_exact_is_the_auto_choice_and_equals_fista(penalty):
+    X, y, tasks = _long(p=6)
+    kw = dict(penalty=penalty, alpha=0.1)
+    exact = _fit(MultiTaskRegressor(solver="exact", **kw), X, y, tasks=tasks)
+    auto = _fit(MultiTaskRegressor(**kw), X, y, tasks=tasks)
+    fista = _fit(MultiTaskRegressor(solver="fista", tol=1e-14, max_iter=100000, **kw),
+                 X, y, tasks=tasks)
+    assert exact.n_iter_ == 1
+    np.testing.assert_array_equal(exact.coef_, auto.coef_)
+    np.testing.assert_allclose(exact.coef_, fista.coef_, rtol=0, atol=1e-5)  # fista
+
+
+@pytest.mark.parametrize("penalty", ["trace", "cluster", "dirty", "l21"])
+def test_solver_admm_equals_fista(penalty):
+    X, y, tasks = _long(p=6, sizes=[30] * 6)
+    kw = dict(penalty=penalty, alpha=0.05, tol=1e-12, max_iter=100000)
+    admm = MultiTaskRegressor(solver="admm", **kw)
+    assert admm._prepare(X, y, tasks, None, penalty).solver.name == "admm"
+    _fit(admm, X, y, tasks=tasks)
+    fista = _fit(MultiTaskRegressor(solver="fista", **kw), X, y, tasks=tasks)
+    scale = np.abs(fista.coef_).max()
+    np.testing.assert_allclose(admm.coef_, fista.coef_, rtol=0, atol=1e-5 * scale)
+
+
+@pytest.mark.parametrize("solver, penalty, kw, match", [
+    ("exact", "l21", {}, r"solver='exact' needs a quadratic penalty \('l2', 'mean', "
+                         r"'graph'\), not L21"),
+    ("exact", "trace", {}, "not TraceNorm"),
+    ("admm", "graph", {},
+     r"solver='admm' needs a penalty with a prox and a duality gap"),
+    ("exact", "l2", dict(positive=True), r"needs positive=False"),
+])
+def test_explicit_solvers_name_what_they_need(solver, penalty, kw, match):
+    X, y, tasks = _long()
+    if penalty == "graph":
+        penalty = GraphRegularized(ridge=0.0)  # no finite dual: ADMM cannot stop
+    with pytest.raises(ValueError, match=match):
+        MultiTaskRegressor(penalty, alpha=0.1, solver=solver, **kw).fit(X, y, tasks=tasks)
+
+
+@pytest.mark.parametrize("solver", ["exact", "admm"])
+def test_explicit_solvers_need_the_squared_loss(solver):
+    from skmtl import MultiTaskClassifier
+
+    X, y, tasks = _long()
+    penalty = "l2" if solver == "exact" else "trace"
+    with pytest.raises(ValueError, match=rf"solver='{solver}' needs the squared loss, "
+                                         r"not loss='logistic'"):
+        MultiTaskClassifier(penalty, alpha=0.1, solver=solver).fit(X, y > np.median(y))
+
+
+def test_explicit_solvers_need_a_factorization_that_fits(monkeypatch):
+    from skmtl.linear import _problem
+
+    X, y, tasks = _long()
+    monkeypatch.setattr(_problem, "factorizable", lambda *a, **k: False)
+    with pytest.raises(ValueError, match=r"solver='exact' needs a factorization of the "
+                                         r"Gram matrices that fits in memory \(6 outputs"):
+        MultiTaskRegressor("l2", alpha=0.1, solver="exact").fit(X, y, tasks=tasks)
+    # auto falls back to an iterative solver
+    est = _fit(MultiTaskRegressor("l2", alpha=0.1, tol=1e-12, max_iter=100000), X, y,
+               tasks=tasks)
+    assert est.n_iter_ > 1
