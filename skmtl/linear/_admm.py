@@ -39,6 +39,8 @@ def _z_step(penalty, step, V, M, lin, inner):
     """``argmin_V step * Omega(V) + 1/2 ||coef(V) - M||^2``, approximately: ``inner``
     accelerated proximal steps from ``V`` (exact in one when ``coef`` is the
     identity and ``lin`` 1)."""
+    if inner == 1 and lin == 1:  # coef is the identity: the prox itself
+        return penalty.prox(M, step)
     x = y = V
     t = 1.0
     for _ in range(inner):
