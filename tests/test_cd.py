@@ -148,3 +148,39 @@ def test_the_default_path_of_trace_and_dirty_converges_on_raw_school(penalty):
         n_iter = [est.n_iter_ for _ in _iter_path(est, X, y, tasks, None, penalty, 100,
                                                    1e-3)]
     assert len(n_iter) == 100 and max(n_iter) < 1000
+
+
+# ------------------------------------------- what the penalties declare (issue 12)
+@pytest.mark.parametrize("shape", [(5, 200), (200, 5), (30, 40), (1, 50)],
+                         ids=["wide", "tall", "square", "one_row"])
+@pytest.mark.parametrize("tiny", [False, True], ids=["plain", "tiny_singular_values"])
+def test_the_trace_prox_from_the_small_gram_equals_the_svd(shape, tiny):
+    from skmtl.linear import TraceNorm
+
+    rng = np.random.RandomState(0)
+    k = min(shape)
+    U, _ = np.linalg.qr(rng.randn(shape[0], k))
+    Vt, _ = np.linalg.qr(rng.randn(shape[1], k))
+    s = np.geomspace(10.0, 1e-7 if tiny else 0.5, k)  # tiny: below 1e-4 s_max, kept
+    V = (U * s) @ Vt.T
+    for step in (1e-8, 0.3, 3.0, 20.0):
+        a, b, c = np.linalg.svd(V, full_matrices=False)
+        ref = (a * np.maximum(b - step, 0)) @ c
+        np.testing.assert_allclose(TraceNorm().prox(V, step), ref, rtol=0, atol=1e-12)
+
+
+def test_the_solvers_read_what_subclasses_of_l1_and_l2_declare():
+    """No lookups by class name: a subclass of L1 is coordinate descent's, of L2 the
+    exact solve's."""
+    from skmtl.linear import L1, L2
+
+    class MyL1(L1):
+        pass
+
+    class MyL2(L2):
+        pass
+
+    X, y, tasks = _hard(T=8, n_t=12, p=10)
+    est = MultiTaskRegressor(alpha=0.1)
+    assert est._prepare(X, y, tasks, None, MyL1()).solver.name == "cd"
+    assert est._prepare(X, y, tasks, None, MyL2()).solver.name == "exact"
