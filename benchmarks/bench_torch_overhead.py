@@ -72,6 +72,16 @@ def make_data(n, p, T, seed=0):
     return X, y, tasks
 
 
+def make_wide(n, p, T, seed=0):
+    """Wide format: every row labelled for every task (Y of shape (n, T)), ``tasks``
+    None."""
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, p)
+    w_shared, W_task = rng.randn(p) / np.sqrt(p), rng.randn(p, T) / np.sqrt(p)
+    Y = np.tanh(X @ w_shared)[:, None] + X @ W_task + 0.1 * rng.randn(n, T)
+    return X, Y, None
+
+
 # --------------------------------------------------------------------- skmtl
 def ours_estimator(args, epochs):
     return MultiTaskRegressor(
@@ -109,6 +119,14 @@ def hand_epoch(net, opt, Xt, yt, tt, T, batch, gen):
     total, n_batches = torch.zeros((), device=Xt.device), 0
     for start in range(0, n, batch):
         idx = perm[start : start + batch]
+        if tt is None:  # wide format: every task on every row
+            loss = 0.5 * ((net(Xt[idx]) - yt[idx]) ** 2).mean(0).sum()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.detach()
+            n_batches += 1
+            continue
         xb, yb, tb = Xt[idx], yt[idx], tt[idx]
         z = net(xb).gather(1, tb[:, None])[:, 0]
         sq = 0.5 * (z - yb) ** 2
@@ -133,7 +151,8 @@ class HandLoop:
         dev = torch.device("cuda" if args.device == "cuda" else "cpu")
         self.Xt = torch.as_tensor(X, dtype=torch.float32, device=dev)
         self.yt = torch.as_tensor(y, dtype=torch.float32, device=dev)
-        self.tt = torch.as_tensor(tasks, dtype=torch.long, device=dev)
+        self.tt = None if tasks is None else torch.as_tensor(tasks, dtype=torch.long,
+                                                             device=dev)
         self.net = hand_network(X.shape[1], args.hidden, T).to(dev)
         self.opt = torch.optim.AdamW(self.net.parameters(), lr=1e-3, weight_decay=1e-4)
         self.T, self.batch = T, args.batch
@@ -373,7 +392,10 @@ def main(argv=None):
     parser.add_argument("--p", type=int, default=64)
     parser.add_argument("--tasks", type=int, default=10)
     parser.add_argument("--hidden", type=int, nargs="+", default=[256, 256])
-    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--batch", type=int, nargs="+", default=[32, 256, 4096],
+                        help="batch sizes, one row each")
+    parser.add_argument("--wide", action="store_true",
+                        help="wide format (Y of shape (n, T), every label present)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="timed epochs k (after one warm-up epoch)")
     parser.add_argument("--repeats", type=int, default=None)
@@ -403,16 +425,19 @@ def main(argv=None):
     print(f"cpu_count={os.cpu_count()}  load avg {loadavg()}  float32, "
           f"{args.device.upper()}, "
           f"AdamW(lr=1e-3, weight_decay=1e-4), ReLU MLP {args.hidden} + linear heads")
-    X, y, tasks = make_data(args.n, args.p, args.tasks)
+    X, y, tasks = (make_wide if args.wide else make_data)(args.n, args.p, args.tasks)
+    print(f"format: {'wide, Y (n, T)' if args.wide else 'long, fit(X, y, tasks=ids)'}")
     rows = []
     t0 = time.perf_counter()
+    batches = args.batch
     for th in args.threads:
-        print(f"torch.set_num_threads({th}) ...", flush=True)
-        rows.append(run_threads(args, X, y, tasks, args.tasks, th))
+        for args.batch in batches:
+            print(f"torch.set_num_threads({th}), batch {args.batch} ...", flush=True)
+            rows.append(run_threads(args, X, y, tasks, args.tasks, th))
     print()
     print_table(rows)
-    if args.profile:
-        th = args.threads[0]
+    if args.profile and not args.wide:
+        th, args.batch = args.threads[0], batches[0]
         torch.set_num_threads(th)
         print(f"\nPer-batch cost of the stages of skmtl's loop vs the hand-written one "
               f"(us/batch,\n best of 5 passes over one epoch's batches; full steps "

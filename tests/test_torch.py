@@ -276,3 +276,33 @@ def test_mixed_model_without_hidden_layers_is_a_linear_network():
                                random_state=0).fit(X, Y)
     assert model.score(X, Y) > 0.9
     assert len([m for m in model.module_.modules() if isinstance(m, torch.nn.Linear)]) == 1
+
+
+@pytest.mark.parametrize("kinds", [[0, 0, 0], [1, 1, 1], [0, 1, 0]])
+def test_complete_wide_batches_give_the_pair_losses(kinds):
+    """The wide format without missing labels skips the pair bookkeeping: the same
+    per-task losses as the pairs give."""
+    from skmtl.nn._data import TaskLayout, make_pairs, task_losses
+    from skmtl.nn._training import _PairTensors
+
+    rng = np.random.RandomState(0)
+    n, T = 12, len(kinds)
+    codes = [rng.randn(n) if k == 0 else rng.randint(2, size=n).astype(float)
+             for k in kinds]
+
+    class Table:  # what make_pairs reads of a TaskTable
+        X = np.zeros((n, 1))
+        rows = [slice(0, n)] * T
+        weights = [rng.rand(n) / n for _ in range(T)]
+
+    pairs = make_pairs(Table, codes)
+    assert pairs.complete == T
+    layout = TaskLayout(torch.arange(T), torch.ones(T, dtype=torch.long),
+                        torch.tensor(kinds))
+    rows = np.array([3, 0, 7, 5])
+    Z = torch.randn(rows.size, T, dtype=torch.float64)
+    out = []
+    for dense in (True, False):
+        pt = _PairTensors(pairs, torch.device("cpu"), torch.float64, dense=dense)
+        out.append(task_losses(Z, *pt.batch(rows, torch.as_tensor(rows)), layout, T)[0])
+    torch.testing.assert_close(out[0], out[1])

@@ -28,6 +28,17 @@ class Pairs:
     def one_per_row(self):
         return self.ptr.size == self.task.size + 1 and bool(np.all(np.diff(self.ptr) == 1))
 
+    @cached_property
+    def complete(self):
+        """T when every row has one pair of each of the T tasks, in task order (the
+        wide format without missing labels), else None."""
+        n = self.ptr.size - 1
+        T = self.task.size // n if n else 0
+        if T < 2 or T * n != self.task.size:
+            return None
+        ok = np.array_equal(self.task.reshape(n, T), np.broadcast_to(np.arange(T), (n, T)))
+        return T if ok else None
+
 
 @dataclass
 class TaskLayout:
@@ -38,7 +49,8 @@ class TaskLayout:
     def __post_init__(self):
         kinds = set(self.kind.tolist())
         # one single-output kind for every task: the loss needs no masks
-        self.uniform = kinds.pop() if len(kinds) == 1 and MULTICLASS not in kinds else None
+        self.multiclass = MULTICLASS in kinds
+        self.uniform = kinds.pop() if len(kinds) == 1 and not self.multiclass else None
 
     def to(self, device):
         return TaskLayout(*(v.to(device) for v in (self.out_start, self.n_out, self.kind)))
@@ -95,6 +107,10 @@ def pair_losses(Z, local, task, target, layout):
         return F.binary_cross_entropy_with_logits(z, target, reduction="none")
     kind = layout.kind[task]
     start = layout.out_start[task]
+    if not layout.multiclass:  # regression and binary tasks: one output each, no masks
+        z = Z[local, start]
+        return torch.where(kind == REGRESSION, 0.5 * (z - target) ** 2,
+                           F.softplus(z) - target * z)
     loss = torch.zeros(task.shape[0], dtype=Z.dtype, device=Z.device)
     single = kind != MULTICLASS
     if single.any():
@@ -113,14 +129,33 @@ def pair_losses(Z, local, task, target, layout):
     return loss
 
 
+def _dense_losses(Z, target, layout):
+    """Each (row, task) loss from (rows, T) targets (single-output tasks only)."""
+    z = Z if Z.shape[1] == target.shape[1] else Z[:, layout.out_start]
+    if layout.uniform == REGRESSION:
+        return 0.5 * (z - target) ** 2
+    if layout.uniform == BINARY:
+        return F.binary_cross_entropy_with_logits(z, target, reduction="none")
+    return torch.where(layout.kind == REGRESSION, 0.5 * (z - target) ** 2,
+                       F.softplus(z) - target * z)
+
+
 def task_losses(Z, local, task, target, weight, layout, n_tasks, den=None):
     """Weighted mean loss of each task over its pairs in the batch.
+
+    ``local`` and ``task`` None: ``target`` and ``weight`` are (rows, T), every task
+    on every row (see :class:`~skmtl.nn._training._PairTensors`).
 
     Returns ``(losses, present)``: a (n_tasks,) tensor (zero for absent tasks) and
     the mask of tasks with at least one pair in the batch.  ``den``: each task's
     total weight in the whole batch when ``Z`` holds only this process's share of
     it (distributed training: the shares' losses then add up to the batch's).
     """
+    if task is None:
+        num = (weight * _dense_losses(Z, target, layout)).sum(0)
+        den = weight.sum(0) if den is None else den
+        present = den > 0
+        return num / den.clamp_min(torch.finfo(Z.dtype).tiny), present
     loss = pair_losses(Z, local, task, target, layout)
     num = torch.zeros(n_tasks, dtype=Z.dtype, device=Z.device).index_add(0, task, weight * loss)
     if den is None:

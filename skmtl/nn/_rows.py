@@ -94,10 +94,6 @@ class RowSource:
                 warnings.filterwarnings("ignore", "The given NumPy array is not writable")
                 self.X = torch.as_tensor(np.asarray(X)).to(device=device, dtype=dtype)
 
-    def rows(self, rows):
-        """The rows ``rows`` (a numpy index array) as an index tensor on the device."""
-        return torch.as_tensor(rows, device=self.device)
-
     def batch(self, rows, rows_t):
         if not self.streamed:
             return self.X[rows_t]

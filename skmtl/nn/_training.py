@@ -30,6 +30,8 @@ def _all_reduce(tensors):
 def _weights(pt, rows, rows_t, n_tasks):
     """Each task's total weight in the batch ``rows``."""
     _, task, _, weight = pt.batch(rows, rows_t)
+    if task is None:  # complete wide format: (rows, T) weights
+        return weight.sum(0)
     return torch.zeros(n_tasks, dtype=weight.dtype, device=weight.device).index_add(
         0, task, weight)
 
@@ -40,24 +42,32 @@ def _batches(rows, batch_size, rng):
         yield rows[start : start + batch_size]
 
 
-def evaluate(net, source, pairs, layout, n_tasks, rows, batch_size):
-    """Mean per-task losses over ``rows`` (no gradient), as a numpy array."""
+def _device_batches(rows, batch_size, rng, device):
+    """``(b, b_t)``: each batch's rows as numpy indices and (views of one transfer
+    an epoch) as an index tensor on ``device``."""
+    rows = rows[rng.permutation(rows.size)] if rng is not None else rows
+    rows_t = torch.as_tensor(rows, device=device)
+    for start in range(0, rows.size, batch_size):
+        yield rows[start : start + batch_size], rows_t[start : start + batch_size]
+
+
+def evaluate(net, source, pt, layout, n_tasks, rows, batch_size):
+    """Mean per-task losses over ``rows`` (no gradient), as a numpy array; ``pt``:
+    the pairs on the device (:class:`_PairTensors`)."""
     device = source.device
     num = torch.zeros(n_tasks, dtype=torch.float64, device=device)
     den = torch.zeros(n_tasks, dtype=torch.float64, device=device)
     net.eval()
-    pt = _PairTensors(pairs, device, source.dtype)
     shard = world()
     if shard is not None:
         rows = rows[shard[0] :: shard[1]]
     with torch.no_grad():
-        for b in _batches(rows, batch_size, None):
-            b_t = source.rows(b)
+        for b, b_t in _device_batches(rows, batch_size, None, device):
             local, task, target, weight = pt.batch(b, b_t)
             _, Z = net(source.batch(b, b_t))
             losses, present = task_losses(Z, local, task, target, weight, layout, n_tasks)
-            w = torch.zeros(n_tasks, dtype=torch.float64, device=device).index_add(
-                0, task, weight.double())
+            w = weight.double().sum(0) if task is None else torch.zeros(
+                n_tasks, dtype=torch.float64, device=device).index_add(0, task, weight.double())
             num += losses.double() * w
             den += w
     if shard is not None:
@@ -66,15 +76,27 @@ def evaluate(net, source, pairs, layout, n_tasks, rows, batch_size):
 
 
 class _PairTensors:
-    """The pairs on the device once per fit; a batch indexes them there."""
+    """The pairs on the device once per fit; a batch indexes them there.
 
-    def __init__(self, pairs, device, dtype):
+    ``dense``: when every row has every task (the wide format without a missing
+    label) and no task is multiclass, a batch is ``(None, None, target, weight)``
+    with (rows, T) targets and weights, which :func:`task_losses` reads without any
+    pair bookkeeping.
+    """
+
+    def __init__(self, pairs, device, dtype, dense=True):
         self.pairs, self.device = pairs, device
         self.task = torch.as_tensor(pairs.task, device=device)
         self.target = torch.as_tensor(pairs.target, dtype=dtype, device=device)
         self.weight = torch.as_tensor(pairs.weight, dtype=dtype, device=device)
+        self.dense = dense and pairs.complete is not None
+        if self.dense:
+            shape = (-1, pairs.complete)
+            self.target, self.weight = self.target.view(shape), self.weight.view(shape)
 
     def batch(self, rows, rows_t):
+        if self.dense:
+            return None, None, self.target[rows_t], self.weight[rows_t]
         if self.pairs.one_per_row:  # long format: the row index is the pair index
             local = torch.arange(rows.size, device=self.device)
             offsets = rows_t
@@ -129,8 +151,10 @@ class Trainer:
         train_rows = np.setdiff1d(np.arange(X.shape[0]), val_rows) \
             if val_rows is not None else np.arange(X.shape[0])
         source = RowSource(X, self.device, self.dtype)
-        pt = _PairTensors(pairs, self.device, self.dtype)
+        pt = _PairTensors(pairs, self.device, self.dtype, dense=not layout.multiclass)
         monitor = "loss" if val_rows is None else "valid_loss"
+        # no gradient: large batches, unless each batch is read from disk
+        val_batch = batch_size if source.streamed else max(batch_size, 4096)
         builtin = [CheckFinite("task_losses", LOSS_MESSAGE, task_names),
                    EarlyStopping(monitor, n_iter_no_change, tol,
                                  restore_best=val_rows is not None)]
@@ -147,7 +171,8 @@ class Trainer:
             self.weighting.end_epoch()
             measured = dict(loss=self.loss_curve[-1], task_losses=totals)
             if val_rows is not None:
-                val = evaluate(self.net, source, pairs, layout, n_tasks, val_rows, batch_size)
+                val = evaluate(self.net, source, pt, layout, n_tasks, val_rows,
+                               val_batch)
                 measured["valid_loss"] = float(val.sum())
                 self.validation_scores.append(-measured["valid_loss"])
             return measured
@@ -161,10 +186,10 @@ class Trainer:
         batch_norm = any(isinstance(m, torch.nn.BatchNorm1d) for m in self.net.modules())
         sums = torch.zeros(n_tasks, dtype=torch.float64, device=self.device)
         counts = torch.zeros(n_tasks, dtype=torch.float64, device=self.device)
-        for b in _batches(rows, batch_size, rng):
+        for b, b_t in _device_batches(rows, batch_size, rng, self.device):
             if b.size < 2 and batch_norm:
                 continue  # batch norm cannot train on a single row
-            step = self._train_step(source, pt, layout, n_tasks, b)
+            step = self._train_step(source, pt, layout, n_tasks, b, b_t)
             if step is None:
                 continue
             losses, present = step
@@ -175,16 +200,16 @@ class Trainer:
             _all_reduce([sums])
         return (sums / counts.clamp_min(1)).cpu().numpy()  # one sync an epoch, not a batch
 
-    def _train_step(self, source, pt, layout, n_tasks, b):
-        """Forward, backward and step on the batch ``b``: its per-task losses
-        (detached) and which tasks it has, or None for a batch without pairs."""
+    def _train_step(self, source, pt, layout, n_tasks, b, b_t):
+        """Forward, backward and step on the batch ``b`` (``b_t``: its index tensor):
+        its per-task losses (detached) and which tasks it has, or None for a batch
+        without pairs."""
         den = None
         if self.world is not None:  # this process's share of the batch
-            den = _weights(pt, b, source.rows(b), n_tasks)
-            b = b[self.world[0] :: self.world[1]]
-        b_t = source.rows(b)
+            den = _weights(pt, b, b_t, n_tasks)
+            b, b_t = b[self.world[0] :: self.world[1]], b_t[self.world[0] :: self.world[1]]
         local, task, target, weight = pt.batch(b, b_t)
-        if task.numel() == 0 and den is None:
+        if target.numel() == 0 and den is None:
             return None
         features, Z = self.net(source.batch(b, b_t))
         losses, present = task_losses(Z, local, task, target, weight, layout, n_tasks, den)
