@@ -15,7 +15,13 @@ MultiTaskClassifierCV, 20 alphas, 3 folds), sklearn's ``Ridge()`` /
 (medians of interleaved repeats, the three measured in the same run).  Scores:
 mean over tasks of R^2 (regression) or of ROC AUC (classification).
 
-Run: ``OMP_NUM_THREADS=1 python benchmarks/bench_linear_defaults.py [--quick]``.
+Part C times the fit at one BLAS thread against the default thread count as the
+work of an iteration's largest product grows (``SMALL_WORK``, the threshold of
+``skmtl.linear._path.solve_threads``).
+
+Run: ``OMP_NUM_THREADS=1 python benchmarks/bench_linear_defaults.py --part AB``, and
+``python benchmarks/bench_linear_defaults.py --part C`` without OMP_NUM_THREADS (it
+needs the default thread count).
 """
 
 import sys
@@ -231,10 +237,42 @@ def check(quick, repeats):
                   f"{med['skl']:7.3f} {med['cv'] / med['def']:10.1f}", flush=True)
 
 
+# ------------------------------------------------------------ part C: BLAS threads
+def threads(quick, repeats):
+    """The fit at one BLAS thread against the default count, by the work of an
+    iteration's largest product (the rule: one thread below ``SMALL_WORK``)."""
+    import skmtl.linear._path as path
+    from threadpoolctl import threadpool_info
+
+    default = max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+    print(f"\nPart C (BLAS threads, default {default}): fit time at 1 thread and at the "
+          f"default count, medians of {max(repeats, 3)} interleaved repeats; "
+          f"SMALL_WORK={path.SMALL_WORK:.0e}")
+    rng = np.random.RandomState(0)
+    sizes = [(500, 20, 4), (2000, 100, 8), (5000, 200, 10), (20000, 300, 16)]
+    for n, p, m in sizes[:3] if quick else sizes:
+        X, Y = rng.randn(n, p), rng.randn(n, m)
+        est = MultiTaskRegressor(alpha=0.01, precompute=False, solver="fista",
+                                 max_iter=50, tol=1e-12)
+        problem = est._prepare(X, Y, None, None, "l21")
+        kept, times = path.SMALL_WORK, {"1": [], "default": []}
+        try:
+            for _ in range(max(repeats, 3)):
+                for key, limit in (("1", np.inf), ("default", 0.0)):
+                    path.SMALL_WORK = limit
+                    times[key].append(_timed(lambda: est.fit(X, Y))[1])
+        finally:
+            path.SMALL_WORK = kept
+        one, many = (float(np.median(times[k])) for k in ("1", "default"))
+        print(f"  n={n:6d} p={p:4d} m={m:3d} work {problem.work:8.1e}: 1 thread "
+              f"{one:7.3f} s, default {many:7.3f} s, default/1 {many / one:6.2f}, "
+              f"rule: {'1 thread' if problem.work < kept else 'default'}", flush=True)
+
+
 def main(argv=None):
     parser = Parser(__doc__)
     parser.add_argument("--repeats", type=int, default=None)
-    parser.add_argument("--part", choices=("A", "B", "AB"), default="AB")
+    parser.add_argument("--part", default="ABC", help="any of A, B, C (default ABC)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     repeats = args.repeats or (1 if args.quick else 3)
     print_environment()
@@ -247,6 +285,8 @@ def main(argv=None):
             design(args.quick)
         if "B" in args.part:
             check(args.quick, repeats)
+        if "C" in args.part:
+            threads(args.quick, repeats)
 
 
 if __name__ == "__main__":

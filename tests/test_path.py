@@ -1,5 +1,7 @@
 """Regularization paths and the cross-validated estimators."""
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.linear_model import MultiTaskLassoCV, lasso_path
@@ -151,3 +153,41 @@ def test_cv_warns_when_the_best_alpha_is_the_end_of_the_grid():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         MultiTaskRegressorCV(penalty="l2", alphas=[1e-8, 1.0], cv=3).fit(X, Y)  # given
+
+
+def _blas_threads_in_solve(monkeypatch, est, X, y, cv=False):
+    """The BLAS thread counts seen inside each solve of a fit."""
+    from threadpoolctl import threadpool_info
+
+    from skmtl.linear._problem import Problem
+
+    seen, solve = [], Problem.solve
+
+    def spy(self, *args, **kwargs):
+        seen.append(max(i["num_threads"] for i in threadpool_info()
+                        if i["user_api"] == "blas"))
+        return solve(self, *args, **kwargs)
+
+    monkeypatch.setattr(Problem, "solve", spy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+    return seen
+
+
+def test_a_small_problem_is_solved_on_one_blas_thread(monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    default = max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+    rng = np.random.RandomState(0)
+    X, Y = rng.randn(200, 10), rng.randn(200, 3)
+    for est in (MultiTaskRegressor(), MultiTaskRegressor(penalty="trace", alpha=0.1),
+                MultiTaskRegressorCV(alphas=3, cv=2)):
+        seen = _blas_threads_in_solve(monkeypatch, est, X, Y)
+        assert seen and set(seen) == {1}, (est, seen)
+    if default == 1:
+        pytest.skip("one BLAS thread by default here: nothing to tell apart")
+    # 5000 rows x 200 features x 10 tasks in the data space: 1e7 multiply-adds a pass
+    X, Y = rng.randn(5000, 200), rng.randn(5000, 10)
+    big = MultiTaskRegressor(alpha=0.1, precompute=False, solver="fista", max_iter=2)
+    assert set(_blas_threads_in_solve(monkeypatch, big, X, Y)) == {default}

@@ -25,7 +25,7 @@ from .._tasks import is_missing, plain_label
 from ..base import init_params
 from ..model_selection import TaskKFold
 from ..linear._engine import LinearEngine
-from ..linear._path import PathProgress, _grid, _iter_path, check_alphas
+from ..linear._path import PathProgress, _grid, _iter_path, check_alphas, solve_threads
 from ..linear._penalties import Penalty
 from ..linear._registry import PENALTIES, get_penalty
 from ._classifier import MultiTaskClassifier
@@ -214,7 +214,8 @@ class _CVMixin:
         problem = self._prepare(X, y, tasks, sample_weight, self.penalty_)
         V, b = problem.start()
         params = dict(self._solver_params(), verbose=max(self.verbose - 1, 0))
-        self._store(problem, *problem.solve(self.alpha_, V, b, **params))
+        with solve_threads(problem):
+            self._store(problem, *problem.solve(self.alpha_, V, b, **params))
         progress.note(f"refit on all the data at alpha {self.alpha_:.3g}"
                       f"{'' if squeeze else f', penalty {self.penalty_!r}'}")
         return self

@@ -18,8 +18,8 @@ from sklearn.exceptions import ConvergenceWarning
 from ..base import Engine
 from ._datafit import make_blocks
 from ._penalties import Dirty
-from ._path import alpha_max, zeroing_norm
-from ._problem import make_problem
+from ._path import alpha_max, solve_threads, zeroing_norm
+from ._problem import _pass_cost, make_problem
 from ._registry import get_penalty
 
 
@@ -67,6 +67,8 @@ class LinearEngine(Engine):
                                solver=self.solver,
                                precompute=self.precompute, design=self._design())
         problem.scales = _scales(table, self.fit_intercept, loss)
+        p, m = problem.shape  # the largest product of an iteration (solve_threads)
+        problem.work = p * p * m if problem.gram else _pass_cost(blocks)
         return problem
 
     def solver_params(self):
@@ -76,8 +78,10 @@ class LinearEngine(Engine):
     def fit(self, est, problem):
         """Solve ``problem`` at ``alpha`` (from the last solution with warm_start)."""
         V, b = self.initial(est, problem)
-        alpha = self.resolve_alpha(problem)
-        self.store(est, problem, *problem.solve(alpha, V, b, **self.solver_params()))
+        with solve_threads(problem):  # one BLAS thread for a small problem
+            alpha = self.resolve_alpha(problem)
+            solution = problem.solve(alpha, V, b, **self.solver_params())
+        self.store(est, problem, *solution)
         est.alpha_ = float(alpha)
         if problem.penalty.is_norm and alpha > 0 and not np.any(est.coef_):
             top = alpha_max(problem)

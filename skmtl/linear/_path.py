@@ -6,6 +6,8 @@ from the previous solution.  The cross-validated estimators (``_cv.py``) run tha
 path on every fold.
 """
 
+import contextlib
+import functools
 import numbers
 import time
 
@@ -79,14 +81,38 @@ def _grid(problem, alphas, eps):
     return np.sort(check_alphas(alphas))[::-1]
 
 
+# Below this many multiply-adds in the largest product of an iteration, the solve
+# runs on one BLAS thread: on a loaded 2-core machine the default thread count made
+# such products 4 to 90 times slower, and on an idle one threads gain little there
+# (benchmarks/bench_linear_defaults.py --part C).
+SMALL_WORK = 1e7
+
+
+@functools.cache
+def _threadpools():
+    from threadpoolctl import ThreadpoolController  # a dependency of scikit-learn
+
+    return ThreadpoolController()
+
+
+def solve_threads(problem):
+    """The BLAS thread limit of a solve: one thread when ``problem.work`` (the
+    multiply-adds of its largest product an iteration) is below ``SMALL_WORK``,
+    else none (the default count)."""
+    if getattr(problem, "work", np.inf) >= SMALL_WORK:
+        return contextlib.nullcontext()
+    return _threadpools().limit(limits=1, user_api="blas")
+
+
 def _iter_path(est, X, y, tasks, sample_weight, penalty, alphas, eps=None):
     """Fit ``est`` along the path; yields each alpha with ``est`` fitted at it."""
     problem = est._prepare(X, y, tasks, sample_weight, penalty)
     alphas = _grid(problem, alphas, eps)
     V, b = problem.start()
     for k, alpha in enumerate(alphas):
-        V, intercept, gap, n_iter, converged = problem.solve(
-            alpha, V, b, **est._solver_params())
+        with solve_threads(problem):
+            V, intercept, gap, n_iter, converged = problem.solve(
+                alpha, V, b, **est._solver_params())
         b = None if b is None else intercept
         est._store(problem, V, intercept, gap, n_iter, converged)
         if est.verbose:
