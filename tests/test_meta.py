@@ -219,7 +219,8 @@ def test_explicit_tasks_with_their_own_label_spaces(monkeypatch):
     X, y = _clusters()
     tasks = y // 5  # 12 tasks of 5 classes; labels restart at 0 in each
     drawn = _drawn_episodes(monkeypatch)
-    meta = MetaLearnerClassifier(n_episodes=60, n_way=5, random_state=0)
+    meta = MetaLearnerClassifier(n_episodes=60, n_way=5, validation_fraction=0.0,
+                                 random_state=0)
     meta.fit(X, y % 5, tasks=tasks)
     assert meta.n_iter_ == 60
     assert len(drawn) == 60
@@ -287,7 +288,8 @@ def test_pickle_and_grid_search_on_held_out_classes():
 
 def test_verbose_prints_episodes(capsys):
     X, y = _clusters(n_classes=10)
-    MetaLearnerClassifier(n_episodes=20, verbose=1, random_state=0).fit(X, y)
+    MetaLearnerClassifier(n_episodes=20, verbose=1, validation_fraction=0.0,
+                          random_state=0).fit(X, y)
     assert "[skmtl] episode     20/20" in capsys.readouterr().out
 
 
@@ -316,7 +318,7 @@ def test_adaptation_on_a_large_support_set_runs_in_chunks(algorithm, monkeypatch
 def test_validation_fraction_holds_out_classes_and_reports_accuracy(capsys):
     X, y = _clusters(n_classes=30)
     meta = MetaLearnerClassifier(n_episodes=40, validation_fraction=0.3, verbose=1,
-                                 random_state=0).fit(X, y)
+                                 early_stopping=False, random_state=0).fit(X, y)
     assert len(meta.validation_scores_) == 10
     assert meta.validation_scores_[-1] > 0.5  # 5-way: chance is 0.2
     assert "val acc" in capsys.readouterr().out
@@ -340,7 +342,8 @@ def test_validation_classes_are_never_in_training_episodes(monkeypatch):
     monkeypatch.setattr(_classifier, "EpisodeSampler", Spy)
     drawn = _drawn_episodes(monkeypatch)
     X, y = _clusters(n_classes=30)
-    MetaLearnerClassifier(n_episodes=40, validation_fraction=0.2, random_state=0).fit(X, y)
+    MetaLearnerClassifier(n_episodes=40, validation_fraction=0.2, early_stopping=False,
+                          random_state=0).fit(X, y)
     assert seen == [6, 24]  # the validation sampler, then the training sampler
     classes = {}  # the classes (codes of y) each sampler actually drew
     for sampler, s, q in drawn:
@@ -432,10 +435,12 @@ def test_regressor_adapt_leaves_the_meta_learner_untouched():
 
 def test_regressor_seeded_pickled_and_verbose(capsys):
     X, y, tasks = _sinusoids(20, 20, seed=0)
-    a = MetaLearnerRegressor("reptile", n_episodes=20, verbose=1, random_state=3)
+    a = MetaLearnerRegressor("reptile", n_episodes=20, verbose=1, early_stopping=False,
+                             random_state=3)
     a.fit(X, y, tasks=tasks)
     assert "[skmtl] episode     20/20" in capsys.readouterr().out
-    b = MetaLearnerRegressor("reptile", n_episodes=20, random_state=3).fit(X, y, tasks=tasks)
+    b = MetaLearnerRegressor("reptile", n_episodes=20, early_stopping=False,
+                             random_state=3).fit(X, y, tasks=tasks)
     np.testing.assert_array_equal(a.predict(X), b.predict(X))
     module = a.module_
     again = pickle.loads(pickle.dumps(a))
@@ -513,7 +518,7 @@ def test_learning_rate_schedule_anneals_the_meta_step(schedule, monkeypatch):
         self.param_groups[0]["lr"]) or real(self, *a, **k))
     MetaLearnerClassifier("reptile", n_episodes=10, meta_batch_size=2, learning_rate=0.5,
                           meta_optimizer="sgd", learning_rate_schedule=schedule,
-                          random_state=0).fit(X, y)
+                          validation_fraction=0.0, random_state=0).fit(X, y)
     expected = [0.5 * (5 - u) / 5 if schedule == "linear" else 0.5 for u in range(5)]
     np.testing.assert_allclose(steps, expected)
 
@@ -546,7 +551,7 @@ def test_a_conv4_prediction_depends_on_its_row_alone(algorithm):
     any batch gives the same answer; transductive=True normalises each batch."""
     X, y = _patterns()
     params = dict(backbone="conv4", n_way=4, k_shot=1, n_query=2, n_episodes=12,
-                  random_state=0)
+                  validation_fraction=0.0, random_state=0)  # the same model both ways
     support = np.r_[0, 7, 14, 21]
     probas = {}
     for transductive in (False, True):
@@ -596,7 +601,7 @@ def test_fit_ends_with_meta_training_and_predict_adapts_once(estimator, monkeypa
     monkeypatch.setattr(kind, "_adapt", lambda self, *a: calls.append(1) or real(self, *a))
     meta.fit(X, y, tasks=tasks)
     assert calls == []  # fit did not adapt
-    support = meta._fit_support
+    support = meta._fit_model_cache["support"]
     loaded = pickle.loads(pickle.dumps(meta))
     predicted = meta.predict(X)
     meta.predict(X), meta.score(X, y)
@@ -615,3 +620,24 @@ def test_conv4_on_images_too_small_names_the_minimum_size():
     with pytest.raises(ValueError, match=r"at least 16; got \(1, 64\)"):
         MetaLearnerClassifier(backbone="conv4", input_shape=(1, 64), n_way=3,
                               n_episodes=2).fit(X.reshape(len(X), -1), y)
+
+
+@pytest.mark.parametrize("head_init", ["zero", "prototypes"])
+def test_maml_first_inner_step_moves_the_backbone_unless_the_head_is_zero(head_init):
+    """From a zero head the backbone's support gradient is zero (MAML with one inner
+    step is then ANIL); from the prototypes' head the first step moves it."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Tanh()).double()
+    xs, ys, _, _, loss, n_out = _tiny_episode()
+    algo = GradientBased(net, 5, 0.5, 1, head_init=head_init, loss=loss)
+    fast, (weight, bias) = algo._inner(net, xs, ys, n_out, first_order=False)
+    moved = max(float((fast[k] - p).detach().abs().max()) for k, p in net.named_parameters())
+    if head_init == "zero":
+        assert moved == 0.0
+    else:
+        assert moved > 1e-3
+        protos = ProtoNet.prototypes(net(xs), ys, n_out)
+        ref = -torch.cdist(net(xs), protos) ** 2  # ProtoNet's scores before the step
+        start = algo._initial_head(net, net(xs), ys, n_out)
+        shift = net(xs) @ start[0].T + start[1] - ref  # ... up to a per-row constant
+        torch.testing.assert_close(shift, shift[:, :1].expand_as(shift))

@@ -40,7 +40,8 @@ def test_pretraining_is_one_classifier_over_all_the_training_classes(monkeypatch
     monkeypatch.setattr(BatchSampler, "sample",
                         lambda self: drawn.append(real(self)) or drawn[-1])
     meta = MetaLearnerClassifier("baseline", n_way=5, k_shot=1, n_query=5, n_episodes=40,
-                                 meta_batch_size=2, validation_fraction=0.2, random_state=0)
+                                 meta_batch_size=2, validation_fraction=0.2,
+                                 early_stopping=False, random_state=0)
     meta.fit(X, y)
     assert meta.algorithm_.head.out_features == 24  # 6 of the 30 classes held out
     assert len(drawn) == 40 and all(len(s) == 30 and len(q) == 0 for s, _, q, _ in drawn)

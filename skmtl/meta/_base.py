@@ -23,6 +23,7 @@ from ..nn._modules import output_size
 from ._algorithms import GradientBased, ProtoNet, Reptile, freeze_support_statistics
 from ._baseline import Baseline
 from ._backbones import make_backbone
+from ._validation import _Validation
 
 LOSS_MESSAGE = ("The meta-training loss became {value} at episode {episode}: lower "
                 "learning_rate or inner_lr, or scale X.")
@@ -44,12 +45,14 @@ _SHARED_DOC = {
     meta_optimizer : {"adam", "sgd"}, default="adam"
 """,
     "early_stopping": """\
-    early_stopping : bool, default=False
+    early_stopping : bool or "auto", default="auto"
         Stop meta-training when the score on the validation episodes (see
-        ``validation_fraction``, which must then be positive) has not improved for
-        ``n_iter_no_change`` validation checks, and keep the network (and the
+        ``validation_fraction``, which must then hold some out) has not improved
+        for ``n_iter_no_change`` validation checks, and keep the network (and the
         algorithm's meta-learned parameters) of the best check.  The checks are
         the ten reports of fit: each ends a block of a tenth of the meta-updates.
+        ``"auto"``: whenever there are validation episodes (on small data more
+        meta-training made the new classes worse: see the user guide).
     n_iter_no_change : int, default=3
         Validation checks without improvement before ``early_stopping`` stops.
     callbacks : list of Callback, default=None
@@ -98,7 +101,7 @@ def _stacked(episodes):
     return [tuple(np.stack(part) for part in zip(*group)) for group in groups.values()]
 
 
-class _MetaLearner(BaseEstimator):
+class _MetaLearner(_Validation, BaseEstimator):
     """The data, device, network, meta-training loop, adaptation and pickling.
 
     A subclass sets ``_loss`` (the gradient-based algorithms' loss), ``_images``
@@ -123,8 +126,9 @@ class _MetaLearner(BaseEstimator):
         "adapt_steps": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "n_support": [Interval(numbers.Integral, 1, None, closed="left")],
         "transductive": ["boolean"],
-        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
-        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="left"),
+                                StrOptions({"auto"})],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
         "callbacks": [list, tuple, None],
         "random_state": ["random_state"],
@@ -204,44 +208,10 @@ class _MetaLearner(BaseEstimator):
             net = net.train().to(self.device_)
             self.algorithm_ = _make_algorithm(self, net, width, sampler).to(self.device_)
             scores = self._meta_train(net, X, sampler, rows, val)
+        self._compare_with_plain(X, val, scores)
         self.module_ = net
         self._input_shape = shape
         return scores
-
-    def _split_validation(self, units, seed, make_sampler, enough, what):
-        """Rows of meta-training, and 20 fixed episodes for validation drawn by
-        ``make_sampler(rows, rng)`` from ``validation_fraction`` of the ``units``
-        (classes or tasks); ``enough(held)`` says whether both sides can be used."""
-        if self.early_stopping and not self.validation_fraction:
-            raise ValueError("early_stopping=True stops on held-out validation episodes: "
-                             "set validation_fraction > 0.")
-        if not self.validation_fraction:
-            return slice(None), []
-        names = np.unique(units)
-        n_val = int(round(self.validation_fraction * names.size))
-        rng = np.random.RandomState(seed)
-        held = np.isin(units, rng.choice(names, max(n_val, 1), replace=False))
-        if n_val < 1 or not enough(held):
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction} leaves too few {what} "
-                f"on one side ({names.size} {what}).")
-        rows = np.flatnonzero(held)
-        sampler = make_sampler(rows, rng)
-        episodes = []
-        for _ in range(20):
-            s, ys, q, yq = sampler.sample()
-            episodes.append((rows[s], ys, rows[q], yq))
-        return np.flatnonzero(~held), episodes
-
-    def _validation_score(self, net, X, episodes):
-        """Mean :meth:`_episode_score` of ``net`` adapted to each episode."""
-        scores = []
-        for s, ys, q, yq in episodes:
-            adapted, state = self._adapt_state(X[s], ys, self._n_out(ys), net)
-            with torch.no_grad():
-                out = self.algorithm_.logits(adapted, state, self._tensor(X[q]))
-            scores.append(self._episode_score(out, yq))
-        return float(np.mean(scores))
 
     def _meta_train(self, net, X, sampler, rows, val):
         """Meta-train ``net`` as a :class:`~skmtl.nn._callbacks.Loop` of validation
@@ -297,7 +267,7 @@ class _MetaLearner(BaseEstimator):
         lines, then deep copies of ``callbacks`` (kept in ``callbacks_``)."""
         self.callbacks_ = copy.deepcopy(check_callbacks(self.callbacks))
         builtin = [CheckFinite("loss", LOSS_MESSAGE)]
-        if self.early_stopping:
+        if self._stops_early:
             builtin.append(EarlyStopping("val_score", self.n_iter_no_change,
                                          lower_is_better=False, restore_best=True))
         if self.verbose:
@@ -314,16 +284,22 @@ class _MetaLearner(BaseEstimator):
         the first call that needs it (:meth:`_fit_model`), so that ``fit`` ends with
         meta-training (adapting on every class of a large training set took longer
         than a short meta-training)."""
-        self._fit_support, self._fit_adapted = (X, targets), None
+        self._fit_model_cache = {"support": (X, targets)}
 
     def _fit_model(self):
         """The model adapted on the fit data's support rows, made at the first call
-        and cached (with the parameters of that moment, e.g. ``adapt_steps``)."""
+        and cached (with the parameters of that moment, e.g. ``adapt_steps``).
+
+        The cache is a dict made by fit and filled in place: a memo of a
+        deterministic function of the fitted state, so predicting leaves the
+        estimator's ``__dict__`` as it was (scikit-learn's ``check_dict_unchanged``).
+        """
         check_is_fitted(self, "module_")
-        if self._fit_adapted is None:
-            self._fit_adapted = self._adapt(*self._fit_support)
-            self._fit_support = None  # the rows are no longer needed
-        return self._fit_adapted
+        cache = self._fit_model_cache
+        if "model" not in cache:
+            cache["model"] = self._adapt(*cache["support"])
+            del cache["support"]  # the rows are no longer needed
+        return cache["model"]
 
     # ----------------------------------------------------------------- adapt
     def _adapt_state(self, X, targets, n_out, net=None):

@@ -3,6 +3,7 @@
 import numpy as np
 import torch
 from sklearn.base import RegressorMixin, _fit_context
+from sklearn.linear_model import Ridge
 from sklearn.utils import check_array, check_consistent_length
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
@@ -48,11 +49,14 @@ class MetaLearnerRegressor(RegressorMixin, _MetaLearner):
         Rows of the fit data (drawn from all tasks together) that ``predict``
         adapts on after ``fit``.
     {transductive}
-    validation_fraction : float, default=0.0
+    validation_fraction : float or "auto", default="auto"
         Fraction of the tasks (``tasks=`` is then needed) held out of
         meta-training; when positive, minus the mean squared error (of the
         standardised targets) over 20 fixed episodes on them is measured ten times
-        in fit (``validation_scores_``) and shown with ``verbose``.
+        in fit (``validation_scores_``), shown with ``verbose``, compared with a
+        ``Ridge``'s on the same episodes (a warning when it does better) and used by
+        ``early_stopping``.  ``"auto"``: 0.2 (at least 2 tasks) when ``tasks=``
+        gives at least 6, else 0.
     {early_stopping}
     random_state : int, RandomState instance or None, default=None
     device : str, default="auto"
@@ -72,6 +76,9 @@ class MetaLearnerRegressor(RegressorMixin, _MetaLearner):
     validation_scores_ : list of float
         Minus the episodic mean squared error on the held-out tasks at each report
         (empty when ``validation_fraction=0``).
+    plain_validation_score_ : float or None
+        Minus the mean squared error on the same validation episodes of a
+        ``Ridge`` fitted on each support set (None without validation episodes).
     callbacks_ : list of Callback
         The copies of ``callbacks`` that the last fit notified.
     regressor_ : AdaptedRegressor
@@ -113,7 +120,7 @@ class MetaLearnerRegressor(RegressorMixin, _MetaLearner):
                  k_shot=10, n_query=10, n_episodes=1000, meta_batch_size=4,
                  learning_rate=1e-3, learning_rate_schedule="constant", meta_optimizer="adam",
                  inner_lr=0.02, inner_steps=5, adapt_steps=None, n_support=20,
-                 transductive=False, validation_fraction=0.0, early_stopping=False,
+                 transductive=False, validation_fraction="auto", early_stopping="auto",
                  n_iter_no_change=3, callbacks=None, random_state=None, device="auto",
                  verbose=0):
         init_params(self, locals())
@@ -178,7 +185,7 @@ class MetaLearnerRegressor(RegressorMixin, _MetaLearner):
 
     def _validation(self, tasks, y, seed):
         """Rows of meta-training and fixed validation episodes on held-out tasks."""
-        if self.validation_fraction and tasks is None:
+        if self.validation_fraction not in (0, "auto") and tasks is None:
             raise ValueError("validation_fraction holds out whole tasks: pass tasks= "
                              "(at least 2 tasks).")
 
@@ -188,6 +195,16 @@ class MetaLearnerRegressor(RegressorMixin, _MetaLearner):
 
         return self._split_validation(tasks, seed, make_sampler,
                                       lambda held: not held.all(), "tasks")
+
+    _advice = "fewer n_episodes or another inner_lr"
+
+    @staticmethod
+    def _plain_model():
+        return Ridge()
+
+    @staticmethod
+    def _plain_score(pred, yq):
+        return -float(np.mean((pred - yq) ** 2))
 
     @staticmethod
     def _episode_score(out, yq):
