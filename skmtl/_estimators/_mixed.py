@@ -20,16 +20,19 @@ class MultiTaskEstimator(_MultiTaskLinear):
     "Will this user buy?" (classification) and "how much will they spend?"
     (regression) from one X, with a shared trunk and a head per task: a
     classification task trains on the logistic / multinomial loss, a regression
-    task on the squared error, each task's loss its mean over its rows.  The task
-    formats, metadata routing and the network parameters are those of
-    ``MultiTaskClassifier(backend="torch")``.
+    task on the squared error of its standardised target (each target's weighted
+    mean and deviation are removed in fit and put back by ``predict``, so a target
+    in dollars does not dominate the shared loss), each task's loss its mean over
+    its rows.  The task formats, metadata routing and the network parameters are
+    those of ``MultiTaskClassifier(backend="torch")``; a pandas DataFrame Y names
+    the tasks by its columns and keeps each column's label dtype.
 
     Parameters
     ----------
     task_types : dict, list or None, default=None
         ``"classification"`` or ``"regression"`` for each task: a dict keyed by
-        task label (long format) or column index (wide format), or a list in task
-        order.  ``None`` infers each task's type from its labels (continuous values
+        task label (long format), or by column name (a DataFrame Y) or index
+        (wide format), or a list in task order.  ``None`` infers each task's type from its labels (continuous values
         make a regression task).
     Other parameters
         The torch-backend parameters of :class:`~skmtl.MultiTaskClassifier`
@@ -39,6 +42,9 @@ class MultiTaskEstimator(_MultiTaskLinear):
     ----------
     task_types_ : list of str
         The type of each task, in the order of ``tasks_`` (or of the columns of Y).
+    task_names_ : list
+        The tasks' names: Y's column names (a DataFrame), its column indices (a
+        2-D array), or ``tasks_`` (long format); the keys of ``predict``'s dict.
     classes_ : list
         The classes of each classification task (``None`` for regression tasks).
     tasks_, n_tasks_, module_, loss_curve_, task_loss_curve_, n_iter_
@@ -56,8 +62,9 @@ class MultiTaskEstimator(_MultiTaskLinear):
     >>> model = MultiTaskEstimator(max_epochs=50, random_state=0).fit(X, Y)
     >>> model.task_types_
     ['classification', 'regression']
-    >>> model.predict(X[:2]).shape
-    (2, 2)
+    >>> pred = model.predict(X[:2])
+    >>> list(pred), pred[0].dtype, pred[1].dtype
+    ([0, 1], dtype('float64'), dtype('float64'))
     """
 
     _classifier = True  # labels may be strings
@@ -95,8 +102,23 @@ class MultiTaskEstimator(_MultiTaskLinear):
     # a quantity (dollars, counts), not class labels
     _max_inferred_classes = 20
 
-    def _type_of(self, table, t, y):
-        key = t if table.labels is None else plain_label(table.labels[t])
+    def _tables(self, X, y, tasks, sample_weight, reset=True):
+        # a DataFrame Y: task names from its columns, labels of each column's dtype
+        self._frame, self._reset = None, reset  # read by _encode_targets
+        if tasks is None and hasattr(y, "columns") and getattr(y, "ndim", 1) == 2:
+            self._frame = ([np.asarray(y[c]) for c in y.columns],
+                           [plain_label(c) for c in y.columns])
+            y = np.empty(y.shape, dtype=object)
+            for j, col in enumerate(self._frame[0]):
+                y[:, j] = col
+        try:
+            table, targets, groups = super()._tables(X, y, tasks, sample_weight, reset)
+            self.task_names_ = self._frame[1] if self._frame else table.names
+        finally:
+            del self._frame, self._reset
+        return table, targets, groups
+
+    def _type_of(self, table, t, y, keys):
         if self.task_types is not None:
             if isinstance(self.task_types, list):
                 if len(self.task_types) != table.n_tasks:
@@ -106,10 +128,16 @@ class MultiTaskEstimator(_MultiTaskLinear):
                         "tasks_ (or of the columns of Y), or a dict keyed by task.")
                 kind = self.task_types[t]
             else:
-                kind = self.task_types.get(key)
+                found = [k for k in keys if k in self.task_types]
+                if not found:
+                    raise ValueError(
+                        f"task_types has no entry for task {keys[0]!r} (its keys: "
+                        f"{sorted(map(repr, self.task_types))}); key it by task label "
+                        "(long format), by Y's column name (a DataFrame) or index.")
+                kind = self.task_types[found[0]]
             if kind not in ("classification", "regression"):
-                raise ValueError(f"task_types gives {kind!r} for task {key!r}; expected "
-                                 "'classification' or 'regression'.")
+                raise ValueError(f"task_types gives {kind!r} for task {keys[0]!r}; "
+                                 "expected 'classification' or 'regression'.")
             return kind
         kind = type_of_target(y)
         if kind.startswith("continuous"):
@@ -118,20 +146,28 @@ class MultiTaskEstimator(_MultiTaskLinear):
         if kind == "multiclass" and np.asarray(y).dtype.kind in "iuf" \
                 and n_values > self._max_inferred_classes:
             warnings.warn(
-                f"Task {key!r} has {n_values} distinct integer values: taken as a "
+                f"Task {keys[0]!r} has {n_values} distinct integer values: taken as a "
                 "regression task (a quantity, not class labels).  Pass task_types to "
                 "choose.", UserWarning)
             return "regression"
         return "classification"
 
     def _encode_targets(self, table):
+        if self._reset or not hasattr(self, "_y_scale"):
+            self._y_scale = [None] * table.n_tasks
         self._classes, self.task_types_, targets = [], [], []
         for t, y in enumerate(table.y):
-            kind = self._type_of(table, t, y)
+            if self._frame is not None:  # the column's own dtype, not object
+                y = self._frame[0][t][table.rows[t]]
+                keys = (self._frame[1][t], t)
+            else:
+                keys = (t,) if table.labels is None else (plain_label(table.labels[t]),)
+            kind = self._type_of(table, t, y, keys)
             self.task_types_.append(kind)
             if kind == "regression":
+                targets.append(self._scaled(t, np.asarray(y, dtype=np.float64),
+                                            table.weights[t])[:, None])
                 self._classes.append(None)
-                targets.append(np.asarray(y, dtype=np.float64)[:, None])
                 continue
             classes, codes = np.unique(y, return_inverse=True)
             if classes.size < 2:
@@ -145,13 +181,25 @@ class MultiTaskEstimator(_MultiTaskLinear):
         self.classes_ = list(self._classes)
         return targets, np.zeros(sum(E.shape[1] for E in targets), dtype=int)
 
+    def _scaled(self, t, y, w):
+        """A regression target standardised by its weighted mean and deviation (kept
+        from the first call of partial_fit): a target in dollars and one in
+        probabilities weigh alike in the shared loss."""
+        if self._y_scale[t] is None:
+            mean = float(w @ y)
+            scale = float(np.sqrt(w @ (y - mean) ** 2))
+            self._y_scale[t] = (mean, scale if scale > 0 else 1.0)
+        mean, scale = self._y_scale[t]
+        return (y - mean) / scale
+
     def _regression_tasks(self, table):
         return [kind == "regression" for kind in self.task_types_]
 
     def _task_predict(self, X, t, rows):
         Z = self._decision(X, t, rows)
         if self._classes[t] is None:
-            return Z[:, 0]
+            mean, scale = self._y_scale[t]
+            return Z[:, 0] * scale + mean
         idx = (Z[:, 0] > 0).astype(int) if Z.shape[1] == 1 else Z.argmax(axis=1)
         return self._classes[t][idx]
 
@@ -160,34 +208,47 @@ class MultiTaskEstimator(_MultiTaskLinear):
 
         Returns
         -------
-        y_pred : ndarray of shape (n_samples,) or (n_samples, n_tasks)
-            Of object dtype when regression values and class labels mix.
+        y_pred : dict or ndarray
+            Wide format (a 2-D Y in fit): a dict ``{task name: (n_samples,) array}``
+            in task order, keyed by ``task_names_`` (Y's column names for a
+            DataFrame, else the column indices), each array of its task's dtype
+            (float values, or labels of the dtype of that task's classes);
+            ``pandas.DataFrame(model.predict(X))`` makes a frame of it.  Long format
+            (``tasks=``): one (n_samples,) array, of object dtype when both types'
+            rows are asked for.  One task from a 1-D y: its (n_samples,) array.
         """
         X, codes = self._validate_predict(X, tasks)
-        out = self._assemble(lambda t, rows: self._task_predict(X, t, rows).astype(object)
-                             if len(set(self.task_types_)) > 1 else
-                             self._task_predict(X, t, rows), codes, X.shape[0])
+        out = self._assemble(
+            lambda t, rows: self._task_predict(X, t, rows).astype(object)
+            if codes is not None and len(set(self.task_types_)) > 1
+            else self._task_predict(X, t, rows), codes, X.shape[0])
         if codes is not None:
             return out
-        return out[0] if self._squeeze else np.column_stack(out)
+        return out[0] if self._squeeze else dict(zip(self.task_names_, out))
 
     def predict_proba(self, X, tasks=None):
         """Class probabilities of the classification tasks.
 
         Returns
         -------
-        proba : list or ndarray
-            Wide format: one (n_samples, n_classes_t) array per task over its
-            ``classes_[t]``, ``None`` for a regression task.  Long format (every
-            row of a classification task): (n_samples, n_classes) over the union
-            of those tasks' classes, zero for a class its row's task lacks.
+        proba : dict or ndarray
+            Wide format: a dict ``{task name: (n_samples, n_classes_t) array}`` over
+            the classification tasks only (each over its ``classes_[t]``).  Long
+            format (every row of a classification task): (n_samples, n_classes)
+            over the union of those tasks' classes, zero for a class its row's task
+            lacks.  One task from a 1-D y: its (n_samples, n_classes) array.
         """
         X, codes = self._validate_predict(X, tasks)
         if codes is None:
-            out = [None if self._classes[t] is None else
-                   class_scores(self._decision(X, t, None), True)
-                   for t in range(self.n_tasks_)]
-            return out[0] if self._squeeze else out
+            out = {name: class_scores(self._decision(X, t, None), True)
+                   for t, name in enumerate(self.task_names_)
+                   if self._classes[t] is not None}
+            if self._squeeze:
+                if not out:
+                    raise ValueError("The task is a regression task: it has no class "
+                                     "probabilities.")
+                return next(iter(out.values()))
+            return out
         regression = [self.tasks_[t].item() if hasattr(self.tasks_[t], "item") else self.tasks_[t]
                       for t in np.unique(codes) if self._classes[t] is None]
         if regression:
@@ -206,6 +267,8 @@ class MultiTaskEstimator(_MultiTaskLinear):
     def score(self, X, y, sample_weight=None, *, tasks=None):
         """Mean over tasks of the accuracy (classification) or R^2 (regression)."""
         pred = self.predict(X, tasks=tasks)
+        if hasattr(y, "columns"):  # a DataFrame: each column as its own array
+            y = np.column_stack([np.asarray(y[c], dtype=object) for c in y.columns])
         y = np.asarray(y, dtype=object if np.asarray(y).dtype.kind == "O" else None)
         scores = []
         for t in range(self.n_tasks_):
@@ -214,7 +277,7 @@ class MultiTaskEstimator(_MultiTaskLinear):
                 yt, pt = y[rows], pred[rows]
             else:
                 yt = y if y.ndim == 1 else y[:, t]
-                pt = pred if pred.ndim == 1 else pred[:, t]
+                pt = pred[self.task_names_[t]] if isinstance(pred, dict) else pred
                 keep = ~is_missing(yt)
                 yt, pt = yt[keep], pt[keep]
             if yt.size == 0:

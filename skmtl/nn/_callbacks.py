@@ -118,10 +118,14 @@ class EarlyStopping(Callback):
     n_iter_no_change : int, default=10
         Epochs without improvement before stopping.
     tol : float, default=0.0
-        An improvement is by more than ``tol``.
+        An improvement is by more than ``tol`` (``relative``: ``tol`` times the
+        best value's magnitude).
     lower_is_better : bool, default=True
     restore_best : bool, default=False
         Keep the loop's ``modules``' state of the best epoch; restore it at the end.
+    relative : bool, default=False
+        Whether ``tol`` is relative to the best value (a loss in dollars squared and
+        one of probabilities stop alike).
 
     Attributes
     ----------
@@ -133,9 +137,10 @@ class EarlyStopping(Callback):
     """
 
     def __init__(self, monitor, n_iter_no_change=10, tol=0.0, *, lower_is_better=True,
-                 restore_best=False):
+                 restore_best=False, relative=False):
         self.monitor, self.n_iter_no_change, self.tol = monitor, n_iter_no_change, tol
         self.lower_is_better, self.restore_best = lower_is_better, restore_best
+        self.relative = relative
 
     def on_train_begin(self, loop, **kwargs):
         self.best, self.best_epoch, self.stopped_epoch = np.nan, None, None
@@ -147,7 +152,8 @@ class EarlyStopping(Callback):
                            f"epochs do not report (they report {sorted(kwargs)}).")
         value = float(kwargs[self.monitor])
         loss = value if self.lower_is_better else -value
-        if loss < self._best - self.tol:
+        margin = self.tol * abs(self._best) if self.relative else self.tol
+        if self._best == np.inf or loss < self._best - margin:
             self._best, self.best, self.best_epoch, self._stalled = loss, value, loop.epoch, 0
             if self.restore_best:
                 self._state = [{k: v.detach().clone() for k, v in m.state_dict().items()}
@@ -164,19 +170,35 @@ class EarlyStopping(Callback):
 
 
 class PrintProgress(Callback):
-    """Print ``line(**values)`` at the end of each epoch (flushed).
+    """Print ``line(**values)`` (flushed) at the end of every ``every``-th epoch and
+    of the last one; ``values`` are the ``on_epoch_end`` keywords, with ``epoch``
+    and ``elapsed`` (seconds since the run began).
 
     Parameters
     ----------
     line : callable
-        Maps the ``on_epoch_end`` keywords to the text of the line.
+        Maps the keywords to the text of the line.
+    every : int, default=1
     """
 
-    def __init__(self, line):
-        self.line = line
+    def __init__(self, line, every=1):
+        self.line, self.every = line, every
+
+    def on_train_begin(self, loop, **kwargs):
+        self._start, self._pending = time.perf_counter(), None
 
     def on_epoch_end(self, loop, **kwargs):
-        print(self.line(**kwargs), flush=True)
+        self._pending = dict(kwargs, elapsed=time.perf_counter() - self._start)
+        if kwargs["epoch"] % self.every == 0:
+            self._print()
+
+    def on_train_end(self, loop, **kwargs):
+        if self._pending is not None:
+            self._print()
+
+    def _print(self):
+        print(self.line(**self._pending), flush=True)
+        self._pending = None
 
 
 class CheckFinite(Callback):

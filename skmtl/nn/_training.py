@@ -111,9 +111,9 @@ LOSS_MESSAGE = ("The loss of task {name!r} became {value} at epoch {epoch}: lowe
                 "learning_rate, or scale X and y.")
 
 
-def _epoch_line(epoch, loss, valid_loss=None, **_):
+def _epoch_line(epoch, loss, elapsed, valid_loss=None, **_):
     extra = "" if valid_loss is None else f"  validation loss {valid_loss:.5f}"
-    return f"[skmtl] epoch {epoch:4d}  loss {loss:.5f}{extra}"
+    return f"[skmtl] epoch {epoch:4d}  loss {loss:.5f}{extra}  {elapsed:7.1f}s"
 
 
 class Trainer:
@@ -144,7 +144,7 @@ class Trainer:
         """Train for up to ``max_epochs`` epochs; returns self.
 
         Without ``val_rows`` training stops when the training loss has not improved
-        by ``tol`` for ``n_iter_no_change`` epochs; with them, their loss, and the
+        by ``tol`` times its best value for ``n_iter_no_change`` epochs; with them, their loss, and the
         weights of the best epoch are restored.  ``callbacks`` (a list of
         :class:`~skmtl.nn._callbacks.Callback`) are notified after the built-in ones.
         """
@@ -157,8 +157,10 @@ class Trainer:
         val_batch = batch_size if source.streamed else max(batch_size, 4096)
         builtin = [CheckFinite("task_losses", LOSS_MESSAGE, task_names),
                    EarlyStopping(monitor, n_iter_no_change, tol,
-                                 restore_best=val_rows is not None)]
-        builtin += [PrintProgress(_epoch_line)] if verbose else []
+                                 restore_best=val_rows is not None, relative=True)]
+        # verbose=1: a line a tenth of max_epochs (and the last); 2: a line an epoch
+        every = 1 if verbose >= 2 else max(1, max_epochs // 10)
+        builtin += [PrintProgress(_epoch_line, every)] if verbose else []
         loop = Loop(builtin + check_callbacks(callbacks), modules=(self.net,), owner=self,
                     epoch=self.epochs)
 
