@@ -83,8 +83,9 @@ class TaskRelationship(Penalty):
     Tasks that the covariance finds correlated borrow strength from each other;
     the minimising covariance is :math:`(W^\top W)^{1/2}` over its trace, which
     the fitted estimator exposes as ``task_covariance_`` (one row and column a
-    task).  The penalty is convex in W (half the squared trace norm), so the fit
-    is the exact solution of the paper's alternating scheme, not a local one.
+    task).  Minimised over the covariance in closed form, the penalty is half the
+    squared trace norm of W, whose prox is exact: the solvers reach the limit of
+    the paper's alternating W- and covariance steps without alternating.
 
     With the paper's objective (each task's mean squared error without the 1/2,
     :math:`\tfrac{\lambda_1}{2} \|W\|_F^2 + \tfrac{\lambda_2}{2}
