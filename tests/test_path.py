@@ -9,7 +9,7 @@ from sklearn.model_selection import KFold
 
 from skmtl import MultiTaskClassifier, MultiTaskClassifierCV, MultiTaskRegressor
 from skmtl import MultiTaskRegressorCV
-from skmtl.linear import Dirty, multitask_path
+from skmtl.linear import Dirty, ElasticMix, multitask_path
 from skmtl.linear._path import alpha_max
 
 
@@ -21,7 +21,9 @@ def _problem(seed=0, n=90, p=8, T=3):
     return X, X @ W + 0.3 * rng.randn(n, T)
 
 
-@pytest.mark.parametrize("penalty", ["l21", "l1", "trace", "dirty"])
+@pytest.mark.parametrize("penalty", ["l21", "l1", "trace", "dirty",
+                                     ElasticMix("l21", l1_ratio=0.3)],
+                         ids=["l21", "l1", "trace", "dirty", "elastic-l21"])
 def test_alpha_max_is_the_first_all_zero_solution(penalty):
     X, Y = _problem()
     est = MultiTaskRegressor(penalty=penalty, tol=1e-10, max_iter=5000)
