@@ -39,7 +39,9 @@ from skmtl.datasets import load_landmine
 from skmtl.meta import MetaLearnerClassifier, episodic_score
 from _common import banner, versions
 
-ALGORITHMS = ["protonet", "baseline", "maml", "fomaml", "anil", "reptile"]
+ALGORITHMS = ["protonet", "baseline", "baseline++", "maml", "fomaml", "anil", "reptile"]
+# the defaults before issue 15 (a "METHOD@old" row): no validation, a (64, 64) MLP
+FORMER = dict(hidden_layer_sizes=(64, 64), validation_fraction=0.0, early_stopping=False)
 
 
 class LogReg:
@@ -88,19 +90,21 @@ def main(argv=None):
     torch.set_num_threads(1)
     banner("Meta-learners with their defaults on small tabular data (issue 15)", 100)
     print(versions("torch", "sklearn", "skmtl"))
-    head = (f"{'problem':<9} {'method':<10} {'1-shot':>15} {'5-shot':>15} {'fit s':>6} "
+    head = (f"{'problem':<9} {'method':<12} {'1-shot':>15} {'5-shot':>15} {'fit s':>6} "
             f"{'episodes':>8} {'warned':>6}")
     print(head)
     print("-" * len(head))
     data = problems()
     for name in args.problems:
         Xtr, ytr, ttr, Xte, yte, tte, n_way, n_query = data[name]
-        for method in ["logreg"] + args.algorithms:
+        for method in ["logreg", "protonet@old", "fomaml@old"] + args.algorithms:
             t0, warned, n_iter = time.perf_counter(), "", ""
             if method == "logreg":
                 model = LogReg()
             else:
-                model = MetaLearnerClassifier(method, random_state=args.seed,
+                algorithm, _, old = method.partition("@")
+                model = MetaLearnerClassifier(algorithm, random_state=args.seed,
+                                              **(FORMER if old else {}),
                                               **extra.get(method, {}))
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
@@ -113,10 +117,11 @@ def main(argv=None):
                                      n_episodes=args.test_episodes, tasks=tte,
                                      random_state=100 + k) for k in (1, 5)]
             shown = "  ".join(f"{100 * m:6.1f} +- {100 * c:4.1f}" for m, c in scores)
-            print(f"{name:<9} {method:<10} {shown} {fit_time:6.1f} {n_iter!s:>8} {warned:>6}",
+            print(f"{name:<9} {method:<12} {shown} {fit_time:6.1f} {n_iter!s:>8} {warned:>6}",
                   flush=True)
     print("accuracy (%) over the same test episodes for every method; chance: 33.3 (digits, "
-          "3-way), 50 (landmine, 2-way).")
+          "3-way), 50 (landmine, 2-way).  METHOD@old: the defaults before issue 15 "
+          f"({FORMER}); the others: MetaLearnerClassifier(METHOD) as it comes.")
 
 
 if __name__ == "__main__":

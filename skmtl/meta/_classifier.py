@@ -26,14 +26,19 @@ class MetaLearnerClassifier(ClassifierMixin, _MetaLearner):
 
     Parameters
     ----------
-    algorithm : {"protonet", "maml", "fomaml", "reptile", "anil", "metasgd"}, \
-default="protonet"
+    algorithm : {"protonet", "maml", "fomaml", "reptile", "anil", "metasgd", \
+"baseline", "baseline++"}, default="protonet"
         Prototypical networks; MAML (second order, through ``torch.func``); its
         first-order variant; Reptile; ANIL (inner loop on the head only);
-        Meta-SGD (learned per-parameter inner step sizes).
+        Meta-SGD (learned per-parameter inner step sizes); the few-shot baselines
+        (Chen et al. 2019; Tian et al. 2020): the backbone pretrained as one
+        classifier over all the training classes (mini-batches of
+        ``n_way * (k_shot + n_query)`` rows, ``meta_batch_size`` of them an update),
+        then a logistic regression on the normalised support features
+        (``"baseline"``) or cosine heads (``"baseline++"``).
     backbone : {"mlp", "conv4"} or torch.nn.Module, default="mlp"
         ``"conv4"``: the standard 4 x [conv 3x3, 64, BN, ReLU, max-pool] for images
-        given as (n, C, H, W), or flat with ``input_shape``.
+        given as (n, C, H, W), or flat with ``input_shape``; H and W at least 16.
     input_shape : tuple of int, default=None
         (C, H, W) of flat image rows for ``"conv4"`` or a custom backbone.
     hidden_layer_sizes : tuple of int, default=(256,)
