@@ -278,8 +278,9 @@ def test_mixed_model_without_hidden_layers_is_a_linear_network():
     assert len([m for m in model.module_.modules() if isinstance(m, torch.nn.Linear)]) == 1
 
 
+@pytest.mark.parametrize("weighted", [True, False])
 @pytest.mark.parametrize("kinds", [[0, 0, 0], [1, 1, 1], [0, 1, 0]])
-def test_complete_wide_batches_give_the_pair_losses(kinds):
+def test_complete_wide_batches_give_the_pair_losses(kinds, weighted):
     """The wide format without missing labels skips the pair bookkeeping: the same
     per-task losses as the pairs give."""
     from skmtl.nn._data import TaskLayout, make_pairs, task_losses
@@ -293,10 +294,11 @@ def test_complete_wide_batches_give_the_pair_losses(kinds):
     class Table:  # what make_pairs reads of a TaskTable
         X = np.zeros((n, 1))
         rows = [slice(0, n)] * T
-        weights = [rng.rand(n) / n for _ in range(T)]
+        weights = [(rng.rand(n) if weighted else np.ones(n)) / n for _ in range(T)]
 
     pairs = make_pairs(Table, codes)
     assert pairs.complete == T
+    assert _PairTensors(pairs, torch.device("cpu"), torch.float64).unweighted != weighted
     layout = TaskLayout(torch.arange(T), torch.ones(T, dtype=torch.long),
                         torch.tensor(kinds))
     rows = np.array([3, 0, 7, 5])

@@ -144,7 +144,8 @@ def task_losses(Z, local, task, target, weight, layout, n_tasks, den=None):
     """Weighted mean loss of each task over its pairs in the batch.
 
     ``local`` and ``task`` None: ``target`` and ``weight`` are (rows, T), every task
-    on every row (see :class:`~skmtl.nn._training._PairTensors`).
+    on every row, ``weight`` None for weights of one (see
+    :class:`~skmtl.nn._training._PairTensors`).
 
     Returns ``(losses, present)``: a (n_tasks,) tensor (zero for absent tasks) and
     the mask of tasks with at least one pair in the batch.  ``den``: each task's
@@ -152,8 +153,12 @@ def task_losses(Z, local, task, target, weight, layout, n_tasks, den=None):
     it (distributed training: the shares' losses then add up to the batch's).
     """
     if task is None:
-        num = (weight * _dense_losses(Z, target, layout)).sum(0)
-        den = weight.sum(0) if den is None else den
+        loss = _dense_losses(Z, target, layout)
+        if weight is None and den is None:  # every pair weighs one: the mean
+            return loss.mean(0), torch.ones(n_tasks, dtype=torch.bool, device=Z.device)
+        num = (loss if weight is None else weight * loss).sum(0)
+        if den is None:
+            den = weight.sum(0)
         present = den > 0
         return num / den.clamp_min(torch.finfo(Z.dtype).tiny), present
     loss = pair_losses(Z, local, task, target, layout)

@@ -30,8 +30,9 @@ def _all_reduce(tensors):
 def _weights(pt, rows, rows_t, n_tasks):
     """Each task's total weight in the batch ``rows``."""
     _, task, _, weight = pt.batch(rows, rows_t)
-    if task is None:  # complete wide format: (rows, T) weights
-        return weight.sum(0)
+    if task is None:  # complete wide format: (rows, T) weights, None for ones
+        return weight.sum(0) if weight is not None else torch.full(
+            (n_tasks,), float(rows.size), device=pt.device)
     return torch.zeros(n_tasks, dtype=weight.dtype, device=weight.device).index_add(
         0, task, weight)
 
@@ -66,8 +67,12 @@ def evaluate(net, source, pt, layout, n_tasks, rows, batch_size):
             local, task, target, weight = pt.batch(b, b_t)
             _, Z = net(source.batch(b, b_t))
             losses, present = task_losses(Z, local, task, target, weight, layout, n_tasks)
-            w = weight.double().sum(0) if task is None else torch.zeros(
-                n_tasks, dtype=torch.float64, device=device).index_add(0, task, weight.double())
+            if task is None:
+                w = torch.full((n_tasks,), float(b.size), dtype=torch.float64,
+                               device=device) if weight is None else weight.double().sum(0)
+            else:
+                w = torch.zeros(n_tasks, dtype=torch.float64, device=device).index_add(
+                    0, task, weight.double())
             num += losses.double() * w
             den += w
     if shard is not None:
@@ -93,10 +98,12 @@ class _PairTensors:
         if self.dense:
             shape = (-1, pairs.complete)
             self.target, self.weight = self.target.view(shape), self.weight.view(shape)
+            self.unweighted = bool(np.all(pairs.weight == 1))  # no sample_weight
 
     def batch(self, rows, rows_t):
         if self.dense:
-            return None, None, self.target[rows_t], self.weight[rows_t]
+            weight = None if self.unweighted else self.weight[rows_t]
+            return None, None, self.target[rows_t], weight
         if self.pairs.one_per_row:  # long format: the row index is the pair index
             local = torch.arange(rows.size, device=self.device)
             offsets = rows_t
@@ -186,18 +193,21 @@ class Trainer:
         """One pass over ``rows``: the mean loss of each task (the processes' together)."""
         self.net.train()
         batch_norm = any(isinstance(m, torch.nn.BatchNorm1d) for m in self.net.modules())
-        sums = torch.zeros(n_tasks, dtype=torch.float64, device=self.device)
-        counts = torch.zeros(n_tasks, dtype=torch.float64, device=self.device)
+        steps = []  # each step's (losses, present), added up once at the end
         for b, b_t in _device_batches(rows, batch_size, rng, self.device):
             if b.size < 2 and batch_norm:
                 continue  # batch norm cannot train on a single row
             step = self._train_step(source, pt, layout, n_tasks, b, b_t)
             if step is None:
                 continue
-            losses, present = step
-            sums += torch.where(present, losses, 0.0).double()
-            counts += present.double()
-            loop.notify("on_step", batch=b, losses=losses, present=present)
+            steps.append(step)
+            loop.notify("on_step", batch=b, losses=step[0], present=step[1])
+        if not steps:
+            sums = counts = torch.zeros(n_tasks, dtype=torch.float64, device=self.device)
+        else:
+            losses, present = (torch.stack(v) for v in zip(*steps))
+            sums = torch.where(present, losses, 0.0).double().sum(0)
+            counts = present.double().sum(0)
         if self.world is not None:
             _all_reduce([sums])
         return (sums / counts.clamp_min(1)).cpu().numpy()  # one sync an epoch, not a batch
