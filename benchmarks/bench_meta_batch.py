@@ -5,7 +5,7 @@ right and faster (``skmtl.meta._algorithms.over_tasks``); this script measures t
 choice it makes.  For each algorithm, backbone and meta-batch size it times
 ``meta_backward`` on the same stacked episodes both ways, interleaved in the same
 process, best of ``--repeats``, and prints the ratio loop time / vmap time (above
-1: vmap is faster) with the path skmtl takes there.  Backbones: the default MLP
+1: vmap is faster) with the path skmtl takes there.  Backbones: an MLP
 (64, 64) on 32 features, and conv4 on 28 x 28 images (Omniglot's size; random
 pixels: the speed does not depend on them).  Episodes: 5-way 1-shot 5-query.
 
