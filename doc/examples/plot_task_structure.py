@@ -98,7 +98,8 @@ mtrl.fit(Xs, school.target, tasks=school.tasks)
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 4.5), layout="constrained")
 panels = [(similarity(model), "task_similarity_ (clustered), by labels_"),
-          (correlation(mtrl.task_covariance_), "MTRL's task_covariance_ (correlations), by labels_")]
+          (correlation(mtrl.task_covariance_),
+           "MTRL's task_covariance_ (correlations), by labels_")]
 bounds = np.cumsum(np.bincount(model.labels_))[:-1] - 0.5
 for ax, (M, title) in zip(axes, panels):
     im = ax.imshow(M[np.ix_(order, order)], cmap="RdBu_r", vmin=-1, vmax=1)
