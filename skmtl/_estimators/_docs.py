@@ -1,8 +1,8 @@
 """The parameter and attribute documentation the estimators share."""
 
 _SHARED_DOC = """
-    penalty : {"l21", "l1", "l2", "trace", "mean", "graph", "cluster", "dirty"} \
-or Penalty, default="l21"
+    penalty : {"l21", "l1", "l2", "trace", "mean", "graph", "cluster", "dirty", \
+"relationship", "robust"} or Penalty, default="l21"
         How the tasks are coupled.  A name uses the penalty's defaults; an object
         (:class:`~skmtl.linear.GraphRegularized`, ...) sets its parameters, which
         ``GridSearchCV`` can tune as ``penalty__<name>``.
