@@ -78,7 +78,8 @@ def test_every_loss_weighting_trains(weighting):
 
 def test_uncertainty_weighting_learns_its_variances():
     X, y, tasks = _shared_representation(n_tasks=2, n_per_task=100)
-    y = np.where(tasks == 1, 10 * y, y)  # task 1 is ten times noisier in scale
+    # task 1 mostly noise: after standardisation its residuals stay large
+    y = np.where(tasks == 1, y + 3 * np.random.RandomState(1).randn(len(y)), y)
     est = MultiTaskRegressor(**{**FAST, "max_epochs": 100}, batch_size=20,
                              loss_weighting="uncertainty").fit(X, y, tasks=tasks)
     log_var = est._trainer.weighting.scalarizer.log_var.detach().cpu().numpy()
@@ -142,9 +143,9 @@ def test_partial_fit_with_classes_takes_batches_missing_a_class():
 
 
 def test_a_loss_that_turns_nan_names_the_task_and_epoch():
-    X, y, tasks = _shared_representation(n_tasks=2)
-    y = y * 1e30
-    est = MultiTaskRegressor(**FAST, dtype="float32")
+    X, y, tasks = _shared_representation(n_tasks=2)  # (targets are standardised)
+    est = MultiTaskRegressor(**{**FAST, "learning_rate": 1e12}, batch_size=8,
+                             dtype="float32")
     with pytest.raises(ValueError, match=r"loss of task .* became .* at epoch 1"):
         est.fit(X, y, tasks=np.where(tasks == 0, "small", "huge"))
 

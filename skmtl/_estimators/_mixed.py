@@ -104,7 +104,7 @@ class MultiTaskEstimator(_MultiTaskLinear):
 
     def _tables(self, X, y, tasks, sample_weight, reset=True):
         # a DataFrame Y: task names from its columns, labels of each column's dtype
-        self._frame, self._reset = None, reset  # read by _encode_targets
+        self._frame = None  # read by _encode_targets
         if tasks is None and hasattr(y, "columns") and getattr(y, "ndim", 1) == 2:
             self._frame = ([np.asarray(y[c]) for c in y.columns],
                            [plain_label(c) for c in y.columns])
@@ -115,7 +115,7 @@ class MultiTaskEstimator(_MultiTaskLinear):
             table, targets, groups = super()._tables(X, y, tasks, sample_weight, reset)
             self.task_names_ = self._frame[1] if self._frame else table.names
         finally:
-            del self._frame, self._reset
+            del self._frame
         return table, targets, groups
 
     def _type_of(self, table, t, y, keys):
@@ -153,8 +153,6 @@ class MultiTaskEstimator(_MultiTaskLinear):
         return "classification"
 
     def _encode_targets(self, table):
-        if self._reset or not hasattr(self, "_y_scale"):
-            self._y_scale = [None] * table.n_tasks
         self._classes, self.task_types_, targets = [], [], []
         for t, y in enumerate(table.y):
             if self._frame is not None:  # the column's own dtype, not object
@@ -165,8 +163,7 @@ class MultiTaskEstimator(_MultiTaskLinear):
             kind = self._type_of(table, t, y, keys)
             self.task_types_.append(kind)
             if kind == "regression":
-                targets.append(self._scaled(t, np.asarray(y, dtype=np.float64),
-                                            table.weights[t])[:, None])
+                targets.append(np.asarray(y, dtype=np.float64)[:, None])
                 self._classes.append(None)
                 continue
             classes, codes = np.unique(y, return_inverse=True)
@@ -181,25 +178,13 @@ class MultiTaskEstimator(_MultiTaskLinear):
         self.classes_ = list(self._classes)
         return targets, np.zeros(sum(E.shape[1] for E in targets), dtype=int)
 
-    def _scaled(self, t, y, w):
-        """A regression target standardised by its weighted mean and deviation (kept
-        from the first call of partial_fit): a target in dollars and one in
-        probabilities weigh alike in the shared loss."""
-        if self._y_scale[t] is None:
-            mean = float(w @ y)
-            scale = float(np.sqrt(w @ (y - mean) ** 2))
-            self._y_scale[t] = (mean, scale if scale > 0 else 1.0)
-        mean, scale = self._y_scale[t]
-        return (y - mean) / scale
-
     def _regression_tasks(self, table):
         return [kind == "regression" for kind in self.task_types_]
 
     def _task_predict(self, X, t, rows):
         Z = self._decision(X, t, rows)
         if self._classes[t] is None:
-            mean, scale = self._y_scale[t]
-            return Z[:, 0] * scale + mean
+            return Z[:, 0]
         idx = (Z[:, 0] > 0).astype(int) if Z.shape[1] == 1 else Z.argmax(axis=1)
         return self._classes[t][idx]
 

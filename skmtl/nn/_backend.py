@@ -84,6 +84,28 @@ def _codes_and_kinds(targets, regression):
     return codes, kinds
 
 
+def _standardise(est, table, codes, kinds, n_out, resume):
+    """Regression codes minus their task's weighted mean, over its deviation.
+
+    The (mean, deviation) of each output column is kept in ``est._target_scale``
+    for :func:`network_outputs` (0 and 1 for classification outputs; a
+    ``partial_fit`` keeps its first call's): targets in dollars and in units weigh
+    alike in the shared loss, and one learning rate suits every scale.
+    """
+    if not (resume and getattr(est, "_target_scale", None) is not None):
+        mean, scale = [], []
+        for code, kind, w, k in zip(codes, kinds, table.weights, n_out):
+            m = float(w @ code) if kind == REGRESSION else 0.0
+            s = float(np.sqrt(w @ (code - m) ** 2)) if kind == REGRESSION else 1.0
+            mean.append(np.full(k, m))
+            scale.append(np.full(k, s if s > 0 else 1.0))
+        est._target_scale = (np.concatenate(mean), np.concatenate(scale))
+    mean, scale = est._target_scale
+    first = np.concatenate([[0], np.cumsum(n_out)[:-1]])
+    return [(c - mean[j]) / scale[j] if kind == REGRESSION else c
+            for c, kind, j in zip(codes, kinds, first)]
+
+
 def fit_network(est, table, targets, regression, *, partial=False, resume=False):
     """Train ``est.module_`` on the encoded targets.
 
@@ -98,7 +120,9 @@ def fit_network(est, table, targets, regression, *, partial=False, resume=False)
             f"model (the processes' shares of a batch add up); got {est.loss_weighting!r}.")
     est.callbacks_ = copy.deepcopy(check_callbacks(getattr(est, "callbacks", None)))
     codes, kinds = _codes_and_kinds(targets, regression)
-    out_task = np.repeat(np.arange(len(targets)), [E.shape[1] for E in targets])
+    n_out = [E.shape[1] for E in targets]
+    codes = _standardise(est, table, codes, kinds, n_out, resume)
+    out_task = np.repeat(np.arange(len(targets)), n_out)
     device = resolve_device(est.device)
     dtype = DTYPES[est.dtype]
     X = table.X  # RowSource puts it on the device once, or streams it (memmap, Dataset)
@@ -153,4 +177,7 @@ def network_outputs(est, X, batch_size=4096):
             if isinstance(X, LazyRows) and not torch.isfinite(xb).all():
                 raise ValueError("Input X contains NaN or infinity.")
             out.append(net(xb)[1].double().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, 0))
+    if not out:
+        return np.zeros((0, 0))
+    mean, scale = getattr(est, "_target_scale", (0.0, 1.0))  # fitted before: none
+    return np.concatenate(out) * scale + mean
