@@ -128,7 +128,9 @@ def test_quadratic_default_is_the_ridge_s2_p_over_n_and_scales_with_x():
     X, y, tasks = _regression()
     est = MultiTaskRegressor(penalty="l2").fit(X, y, tasks=tasks)
     n_t = np.bincount(tasks)
-    assert est.alpha_ == pytest.approx(X.shape[1] * np.mean(1 / n_t))
+    v = 1 / (len(n_t) * n_t[tasks])  # each task's rows weigh 1 / n_tasks in all
+    s2 = np.mean(v @ X**2 - (v @ X) ** 2)
+    assert est.alpha_ == pytest.approx(s2 * X.shape[1] * np.mean(1 / n_t))
     scaled = MultiTaskRegressor(penalty="l2").fit(10 * X, y, tasks=tasks)
     assert scaled.alpha_ == pytest.approx(100 * est.alpha_)  # the same model
     np.testing.assert_allclose(scaled.predict(10 * X, tasks=tasks),

@@ -166,19 +166,32 @@ class LinearEngine(Engine):
 
 
 def _scales(table, fit_intercept, loss):
-    """``(c, s2, 1 / n)``: the loss's curvature, the mean variance of the features
-    (second moment without an intercept) over all rows, and the mean over tasks of
-    ``1 / n_t``, ``n_t = 1 / sum_i w_i^2`` a task's effective row count (its row
-    count without weights)."""
-    X = table.X
+    """``(c, s2, 1 / n)``: the loss's curvature; the mean over features of their
+    variance (second moment without an intercept), each row weighted by its weights
+    in the tasks (each task's summing to ``1 / n_tasks``); and the mean over tasks
+    of ``1 / n_t``, with ``n_t`` a task's total sample weight (``table.totals``;
+    its row count without weights), else its effective row count ``1 / sum w^2``.
+    Integer weights and repeated rows give the same values (sklearn's convention).
+    """
+    X, T = table.X, table.n_tasks
     n, p = X.shape
+    if table.wide:  # a row's weight: its weights in the tasks it is labelled in
+        v = np.zeros(n)
+        for rows, w in zip(table.rows, table.weights):
+            v[rows] += w
+    else:  # the rows of X are the tasks' rows, in order
+        v = np.concatenate(table.weights)
+    v = v / T
     if sp.issparse(X):
-        second = np.asarray(X.multiply(X).mean(axis=0)).ravel()
-        mean = np.asarray(X.mean(axis=0)).ravel()
+        second, mean = X.multiply(X).T @ v, X.T @ v
     else:
-        second, mean = np.einsum("ij,ij->j", X, X) / n, X.mean(axis=0)
+        second, mean = np.einsum("ij,ij,i->j", X, X, v), v @ X
     s2 = float(np.mean(second - mean**2 if fit_intercept else second)) if p else 0.0
-    sizes = [len(w) for w in table.weights]
-    codes = np.repeat(np.arange(len(sizes)), sizes)
-    inv_rows = np.bincount(codes, np.concatenate(table.weights) ** 2, len(sizes))
+    totals = getattr(table, "totals", None)
+    if totals is None:
+        sizes = [len(w) for w in table.weights]
+        inv_rows = np.bincount(np.repeat(np.arange(T), sizes),
+                               np.concatenate(table.weights) ** 2, T)
+    else:
+        inv_rows = 1.0 / np.asarray(totals, dtype=np.float64)
     return loss.curvature, s2, float(np.mean(inv_rows))
