@@ -96,6 +96,10 @@ class TaskTable:
         Task labels (long format), ``None`` in wide format.
     squeeze : bool
         True when ``y`` was 1-D without tasks (outputs are returned 1-D).
+    totals : ndarray of shape (n_tasks,) or None
+        Each task's total raw sample weight (its row count when unweighted): the
+        ``n`` of data-relative defaults, so that integer weights and repeated rows
+        give the same fit.
     """
 
     X: object
@@ -104,6 +108,7 @@ class TaskTable:
     weights: list
     labels: object
     squeeze: bool
+    totals: object = None
 
     @property
     def wide(self):
@@ -195,7 +200,7 @@ def split_tasks(X, y, tasks=None, sample_weight=None, *, classifier=False):
     squeeze = y.ndim == 1
     Y = y.reshape(n, -1)
     missing = is_missing(Y)
-    rows, ys, ws = [], [], []
+    rows, ys, ws, totals = [], [], [], []
     for t in range(Y.shape[1]):
         present = ~missing[:, t] & (sw > 0)  # a zero weight is a missing label
         name = f"column {t}" if not squeeze else "0"
@@ -208,7 +213,8 @@ def split_tasks(X, y, tasks=None, sample_weight=None, *, classifier=False):
         yt = Y[present, t]
         ys.append(yt.astype(np.float64) if not classifier else yt)
         ws.append(_normalise(sw[present], name))
-    return TaskTable(X, rows, ys, ws, None, squeeze)
+        totals.append(float(sw[present].sum()))
+    return TaskTable(X, rows, ys, ws, None, squeeze, totals=np.array(totals))
 
 
 def _split_long(X, y, tasks, sw):
@@ -244,7 +250,7 @@ def _split_long(X, y, tasks, sw):
     rows = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
     ys = np.split(y, bounds[1:-1])
     ws = np.split(sw / np.repeat(total, sizes), bounds[1:-1])
-    return TaskTable(X, rows, ys, ws, labels, False)
+    return TaskTable(X, rows, ys, ws, labels, False, totals=total)
 
 
 def encode_tasks(labels, tasks, n_samples, unknown="error"):
