@@ -28,3 +28,41 @@ def test_regression_targets_are_standardised_for_the_loss():
     np.testing.assert_allclose(b.predict(X), 1000 * a.predict(X) + 50, rtol=1e-4, atol=1e-2)
     np.testing.assert_allclose(b.loss_curve_, a.loss_curve_, rtol=1e-4)
     assert a.score(X, Y) > 0.5
+
+
+def test_mixed_model_stops_early_from_1000_rows_by_default():
+    from skmtl import MultiTaskEstimator
+
+    for n, on in ((999, False), (1000, True)):
+        X, Y = _data(n=n, T=2)
+        est = MultiTaskEstimator(hidden_layer_sizes=(8,), max_epochs=3, random_state=0)
+        est.fit(X, Y)
+        assert (est.validation_scores_ is not None) == on, n
+
+
+def _fit_quietly_or_warn(noise=False, **params):
+    X, Y = _data(n=400)
+    if noise:  # targets that X does not predict
+        Y = np.random.RandomState(1).randn(*Y.shape)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        MultiTaskRegressor(**{**NET, **params}).fit(X, Y)
+    return [str(w.message) for w in caught if "loss" in str(w.message)]
+
+
+def test_steps_too_large_warn_to_lower_the_learning_rate():
+    messages = _fit_quietly_or_warn(noise=True, hidden_layer_sizes=(64,),
+                                    early_stopping=True, n_iter_no_change=30)
+    assert any("lowest at epoch" in m and "lower learning_rate" in m for m in messages)
+
+
+def test_a_training_loss_far_above_validation_warns_of_dropout():
+    messages = _fit_quietly_or_warn(dropout=0.8, hidden_layer_sizes=(64,),
+                                    early_stopping=True, n_iter_no_change=30)
+    assert any("over 1.5 times the validation loss" in m and "dropout" in m
+               for m in messages)
+
+
+def test_a_good_fit_does_not_warn():
+    assert _fit_quietly_or_warn(early_stopping=True) == []
+    assert _fit_quietly_or_warn() == []

@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import ClassifierTags
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import type_of_target
 
 from .._tasks import is_missing, plain_label
@@ -72,6 +73,7 @@ class MultiTaskEstimator(_MultiTaskLinear):
         **{k: v for k, v in TORCH_CONSTRAINTS.items() if k != "backend"},
         **{k: LINEAR_CONSTRAINTS[k] for k in ("tol", "warm_start", "verbose")},
         "task_types": [dict, list, None],
+        "early_stopping": [StrOptions({"auto"}), "boolean"],
     }
     _own_params = ("task_types",)
     __metadata_request__predict_proba = {"tasks": True}
@@ -80,7 +82,7 @@ class MultiTaskEstimator(_MultiTaskLinear):
                  dropout=0.0, batch_norm=False, architecture="shared", n_experts=4,
                  module=None, loss_weighting="equal", learning_rate=1e-3,
                  weight_decay=1e-4, batch_size="auto", max_epochs=200,
-                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
+                 early_stopping="auto", validation_fraction=0.1, n_iter_no_change=10,
                  tol=1e-4, random_state=None, device="auto", dtype="float32",
                  warm_start=False, verbose=0, callbacks=None):
         init_params(self, locals())

@@ -7,9 +7,11 @@ predicts in batches.
 
 import copy
 import os
+import warnings
 
 import numpy as np
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
 from ._callbacks import check_callbacks
@@ -106,6 +108,43 @@ def _standardise(est, table, codes, kinds, n_out, resume):
             for c, kind, j in zip(codes, kinds, first)]
 
 
+# early_stopping="auto": on from this many rows (a validation split of 10 % has 100)
+AUTO_EARLY_STOPPING = 1000
+
+
+def early_stopping(est, n_samples):
+    """Whether this fit holds out validation rows (``"auto"``: from
+    :data:`AUTO_EARLY_STOPPING` rows)."""
+    if est.early_stopping == "auto":
+        return n_samples >= AUTO_EARLY_STOPPING
+    return bool(est.early_stopping)
+
+
+def warn_poor_fit(trainer, start, validated, min_epochs=5):
+    """Warn, naming the parameter to change, when this run's last epochs show a poor
+    fit: the training loss far above the validation loss, or the monitored loss
+    best in the first epochs."""
+    ran = trainer.epochs - start
+    if ran < min_epochs:
+        return
+    train = np.asarray(trainer.loss_curve[start:])
+    curve = -np.asarray(trainer.validation_scores[start:]) if validated else train
+    best = int(np.argmin(curve)) + 1
+    which = "validation" if validated else "training"
+    if best <= 2 and curve[best - 1] < curve[-1]:
+        warnings.warn(
+            f"The {which} loss was lowest at epoch {best} of {ran} and did not improve "
+            f"after ({curve[best - 1]:.4g} then, {curve[-1]:.4g} at the end): the steps "
+            "are too large (lower learning_rate), or X says little of y.",
+            ConvergenceWarning, stacklevel=4)
+    elif validated and train[-1] > 1.5 * curve[-1]:
+        warnings.warn(
+            f"The final training loss ({train[-1]:.4g}) is over 1.5 times the "
+            f"validation loss ({curve[-1]:.4g}): the training is noisy or held back; "
+            "lower dropout or weight_decay (or learning_rate).", ConvergenceWarning,
+            stacklevel=4)
+
+
 def fit_network(est, table, targets, regression, *, partial=False, resume=False):
     """Train ``est.module_`` on the encoded targets.
 
@@ -140,9 +179,11 @@ def fit_network(est, table, targets, regression, *, partial=False, resume=False)
                                    weight_decay=est.weight_decay, device=device,
                                    dtype=dtype)
         trainer = est._trainer
+        start = trainer.epochs
         pairs = make_pairs(table, codes)
         val_rows = None
-        if est.early_stopping and not partial:
+        stops = early_stopping(est, X.shape[0])
+        if stops and not partial:
             n_val = max(1, int(round(est.validation_fraction * X.shape[0])))
             val_rows = np.sort(rng.permutation(X.shape[0])[:n_val])
         batch = min(est.batch_size, X.shape[0]) if est.batch_size != "auto" \
@@ -157,7 +198,9 @@ def fit_network(est, table, targets, regression, *, partial=False, resume=False)
     est.module_ = trainer.net
     est.loss_curve_ = list(trainer.loss_curve)
     est.task_loss_curve_ = np.array(trainer.task_loss_curve)
-    est.validation_scores_ = list(trainer.validation_scores) if est.early_stopping else None
+    est.validation_scores_ = list(trainer.validation_scores) if stops else None
+    if not partial:
+        warn_poor_fit(trainer, start, val_rows is not None)
     est.n_iter_ = trainer.epochs
     est.device_ = device
     return est

@@ -64,7 +64,7 @@ class NetworkEngine(Engine):
     # parameters read only under another setting: name -> (test, that setting)
     conditions = {
         "n_experts": (lambda est: est.architecture == "mmoe", 'architecture="mmoe"'),
-        "validation_fraction": (lambda est: est.early_stopping, "early_stopping=True"),
+        "validation_fraction": (lambda est: est.early_stopping, 'early_stopping=True (or "auto")'),
         **{name: (lambda est: est.module is None, "module=None (the MLP trunk)")
            for name in ("hidden_layer_sizes", "activation", "dropout", "batch_norm")},
     }
