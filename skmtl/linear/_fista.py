@@ -79,7 +79,7 @@ class Iterate(np.ndarray):
     to this point only).  Pickling drops it (a later warm start then restarts).
     """
 
-    def __new__(cls, V, state):
+    def __new__(cls, V, state=None):
         out = np.asarray(V).view(cls)
         out.state = state
         return out
