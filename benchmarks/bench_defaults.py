@@ -1,0 +1,210 @@
+"""Do the torch network's defaults work untuned?  (issue 18)
+
+A suite of small tabular multi-task problems; on each, the network with its
+default settings (``MultiTaskRegressor`` / ``MultiTaskClassifier(backend="torch")``,
+``MultiTaskEstimator`` for the mixed case, only ``random_state`` set) against the
+best of a small grid that changes one setting at a time from the defaults
+(learning rate, epochs, width, activation, weight decay, early stopping), and
+against sklearn's ``MLPRegressor`` / ``MLPClassifier`` at their defaults, one per
+task.  Scores on held-out rows: mean over tasks of R^2 (regression) or ROC AUC
+(classification); the mixed case, the mean of the buy task's AUC and the spend
+task's R^2.  The grid's best is chosen on the test rows (an oracle: how far the
+defaults are from the best of the grid, not a model-selection result).
+
+Problems: ``reg T20 n40`` (20 tasks of 40 rows reading one tanh representation of
+12 features, the issue's case), ``reg T5 n200``, ``clf T10 n100``, ``clf T30 n300``
+(binary), School (139 schools, regression, 75 % of each school's rows to train),
+Landmine (29 fields, binary, 75 %), and ``buy/spend`` (2,000 rows: buy?
+classification, spend in dollars regression, one ``MultiTaskEstimator``).
+
+Columns: default score, best grid score and its setting, best - default (goal <=
+0.02), default fit time, the sklearn MLPs' total time and score, time ratio
+(default / sklearn; goal <= 1).  One torch thread (``torch.set_num_threads(1)``).
+
+Usage::
+
+    python benchmarks/bench_defaults.py           # the suite (about 10 minutes)
+    python benchmarks/bench_defaults.py --quick   # two small problems
+"""
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+import torch
+from sklearn.base import clone
+from sklearn.metrics import r2_score, roc_auc_score
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.preprocessing import StandardScaler
+
+from skmtl import MultiTaskClassifier, MultiTaskEstimator, MultiTaskRegressor
+from skmtl.datasets import load_landmine, load_school
+from skmtl.nn._backend import AUTO_EARLY_STOPPING
+
+GRID = [  # one setting changed from the defaults
+    ("learning_rate=1e-2", dict(learning_rate=1e-2)),
+    ("learning_rate=1e-4", dict(learning_rate=1e-4)),
+    ("max_epochs=50", dict(max_epochs=50)),
+    ("hidden=(256,)", dict(hidden_layer_sizes=(256,))),
+    ("hidden=(32,)", dict(hidden_layer_sizes=(32,))),
+    ("activation=tanh", dict(activation="tanh")),
+    ("activation=relu", dict(activation="relu")),
+    ("weight_decay=1e-2", dict(weight_decay=1e-2)),
+    ("early_stopping=True", dict(early_stopping=True)),
+    ("early_stopping=False", dict(early_stopping=False)),
+]
+
+
+def _synthetic(T, n, classify, seed=0, p=12, n_test=100):
+    rs = np.random.RandomState(seed)
+    A, heads = 2 * rs.randn(p, 4) / np.sqrt(p), rs.randn(4, T)
+
+    def draw(m, rng):
+        X = rng.randn(T * m, p)
+        tasks = np.repeat(np.arange(T), m)
+        f = np.einsum("ij,ji->i", np.tanh(X @ A), heads[:, tasks])
+        if classify:
+            return X, (f + 0.3 * rng.randn(len(X)) > 0).astype(int), tasks
+        return X, f + 0.1 * rng.randn(len(X)), tasks
+
+    return draw(n, np.random.RandomState(seed + 1)) + draw(n_test, np.random.RandomState(
+        seed + 2))
+
+
+def _dataset(load):
+    X, y, tasks = load(return_X_y=True)
+    idx = np.arange(len(y))
+    tr, te = train_test_split(idx, test_size=0.25, stratify=tasks, random_state=0)
+    scaler = StandardScaler().fit(X[tr])
+    return (scaler.transform(X[tr]), y[tr], tasks[tr], scaler.transform(X[te]), y[te],
+            tasks[te])
+
+
+def _shop(n=2000, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n + 1000, 10)
+    buy = (X[:, 0] + 0.5 * X[:, 1] + 0.5 * rng.randn(len(X)) > 0).astype(int)
+    spend = 300 * np.tanh(X[:, 0]) + 100 * X[:, 2] + 30 * rng.randn(len(X))
+    Y = np.column_stack([buy, spend])
+    return X[:n], Y[:n], None, X[n:], Y[n:], None
+
+
+def _task_scores(pred_fn, Xte, yte, tte, classify):
+    scores = []
+    for t in np.unique(tte):
+        rows = tte == t
+        if classify and np.unique(yte[rows]).size < 2:
+            continue
+        p = pred_fn(Xte[rows], tte[rows])
+        scores.append(roc_auc_score(yte[rows], p) if classify else r2_score(yte[rows], p))
+    return float(np.mean(scores))
+
+
+def score_network(est, data, kind):
+    X, y, tasks, Xte, yte, tte = data
+    if est.get_params()["early_stopping"] == "auto" and kind != "mixed":
+        # the rule of early_stopping="auto", for front doors that take booleans only
+        est.set_params(early_stopping=len(X) >= AUTO_EARLY_STOPPING)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if kind == "mixed":
+            est.fit(X, y)
+        else:
+            est.fit(X, y, tasks=tasks)
+    seconds = time.perf_counter() - t0
+    if kind == "mixed":
+        buy = roc_auc_score(yte[:, 0], est.predict_proba(Xte)[0][:, 1])
+        spend = r2_score(yte[:, 1], est.predict(Xte)[1])
+        return (buy + spend) / 2, seconds
+    classify = kind == "clf"
+    pred = (lambda Xr, tr: est.predict_proba(Xr, tasks=tr)[:, 1]) if classify else \
+        (lambda Xr, tr: est.predict(Xr, tasks=tr))
+    return _task_scores(pred, Xte, yte, tte, classify), seconds
+
+
+def score_sklearn(data, kind):
+    X, y, tasks, Xte, yte, tte = data
+    t0 = time.perf_counter()
+    models = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if kind == "mixed":
+            buy = MLPClassifier(random_state=0).fit(X, y[:, 0])
+            spend = MLPRegressor(random_state=0).fit(X, y[:, 1])
+            seconds = time.perf_counter() - t0
+            s = (roc_auc_score(yte[:, 0], buy.predict_proba(Xte)[:, 1])
+                 + r2_score(yte[:, 1], spend.predict(Xte))) / 2
+            return s, seconds
+        for t in np.unique(tasks):
+            rows = tasks == t
+            cls = MLPClassifier if kind == "clf" else MLPRegressor
+            models[t] = cls(random_state=0).fit(X[rows], y[rows])
+    seconds = time.perf_counter() - t0
+
+    def pred(Xr, tr):
+        m = models[tr[0]]
+        return m.predict_proba(Xr)[:, 1] if kind == "clf" else m.predict(Xr)
+
+    return _task_scores(pred, Xte, yte, tte, kind == "clf"), seconds
+
+
+def problems(quick):
+    out = [("reg T20 n40", "reg", lambda: _synthetic(20, 40, False)),
+           ("clf T10 n100", "clf", lambda: _synthetic(10, 100, True))]
+    if quick:
+        return out
+    return out + [
+        ("reg T5 n200", "reg", lambda: _synthetic(5, 200, False)),
+        ("clf T30 n300", "clf", lambda: _synthetic(30, 300, True)),
+        ("School", "reg", lambda: _dataset(load_school)),
+        ("Landmine", "clf", lambda: _dataset(load_landmine)),
+        ("buy/spend", "mixed", _shop),
+    ]
+
+
+def base_estimator(kind):
+    if kind == "mixed":
+        return MultiTaskEstimator(random_state=0)
+    cls = MultiTaskClassifier if kind == "clf" else MultiTaskRegressor
+    return cls(backend="torch", hidden_layer_sizes=(100,), random_state=0)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--set", nargs="*", default=[],
+                        help="defaults to try, as name=python-literal (e.g. "
+                             "early_stopping='auto')")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    override = {k: eval(v) for k, v in (s.split("=", 1) for s in args.set)}  # noqa: S307
+    print(f"torch threads 1; defaults overridden: {override or 'none'}")
+    head = (f"{'problem':<13} {'default':>8} {'best':>8} {'best setting':<21} {'gap':>6} "
+            f"{'ok':>3} {'fit s':>7} {'sk s':>7} {'sk score':>8} {'ratio':>6}")
+    print(head)
+    print("-" * len(head))
+    t_all = time.perf_counter()
+    for name, kind, make in problems(args.quick):
+        data = make()
+        base = base_estimator(kind).set_params(**override)
+        default, seconds = score_network(clone(base), data, kind)
+        best, best_name = default, "(the defaults)"
+        for label, params in GRID:
+            if all(base.get_params()[k] == v for k, v in params.items()):
+                continue  # that is the default
+            s, _ = score_network(clone(base).set_params(**params), data, kind)
+            if s > best:
+                best, best_name = s, label
+        sk, sk_seconds = score_sklearn(data, kind)
+        gap = best - default
+        print(f"{name:<13} {default:8.3f} {best:8.3f} {best_name:<21} {gap:6.3f} "
+              f"{'yes' if gap <= 0.02 else 'no':>3} {seconds:7.2f} {sk_seconds:7.2f} "
+              f"{sk:8.3f} {seconds / sk_seconds:6.2f}", flush=True)
+    print(f"total {time.perf_counter() - t_all:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
