@@ -247,10 +247,11 @@ META_OTHER = {
     "meta_batch_size": 2, "learning_rate": 0.1, "learning_rate_schedule": "linear",
     "meta_optimizer": "sgd", "inner_lr": 0.05, "inner_steps": 2, "adapt_steps": 3,
     "n_support": 2, "transductive": True, "validation_fraction": 0.3,
-    "early_stopping": True, "n_iter_no_change": 1, "verbose": 1,
+    "early_stopping": False, "n_iter_no_change": 1, "verbose": 1,
+    "head_init": "prototypes",
 }
 META_BASE = dict(n_way=3, k_shot=1, n_query=2, n_episodes=8, hidden_layer_sizes=(8,),
-                 random_state=0, learning_rate=1e-2)
+                 random_state=0, learning_rate=1e-2, validation_fraction=0.0)
 META_CASES = [("protonet", "MetaLearnerClassifier"), ("maml", "MetaLearnerClassifier"),
               ("maml", "MetaLearnerRegressor")]
 
