@@ -126,7 +126,12 @@ class Problem:
         return V, (b if self._offset is None else b + self._offset)
 
     def solve(self, alpha, V, b, *, max_iter, tol, verbose=0):
-        """Returns ``(V, intercept, gap, n_iter, converged)``."""
+        """Returns ``(V, intercept, gap, n_iter, converged)``.
+
+        ``V`` is the solver's :class:`~skmtl.linear._fista.Iterate` where it has a
+        state (FISTA, ADMM): passed back as the start of a solve on the same
+        problem and ``alpha``, it continues that run (an exact warm start).
+        """
         if isinstance(self.penalty, Positive) and np.any(V < 0):
             V = np.maximum(V, 0.0)  # a start off the constraint (an assigned coef_)
         if not alpha > 0 and self._least_squares is not None:
