@@ -14,18 +14,20 @@ _SHARED_DOC = """
     positive : bool, default=False
         Constrain the coefficients to be non-negative (as ``Lasso(positive=True)``);
         for the penalties ``"l21"``, ``"l1"``, ``"l2"`` and their elastic mixes,
-        solved by FISTA or coordinate descent.
+        solved by coordinate descent (l21, l1), ADMM or FISTA (l2 and the mixes);
+        the exact solver does not apply.
     solver : {"auto", "exact", "cd", "admm", "fista"}, default="auto"
         ``"exact"``: one structured factorization, for the quadratic penalties
         (``"l2"``, ``"mean"``, ``"graph"``) with the squared loss.  ``"cd"``: block
         coordinate descent in Gram form with Gap Safe screening and working sets,
         for ``"l21"`` and ``"l1"`` with the squared loss.  ``"admm"``: ADMM with
         exact W-steps on the same factorization, for ``"trace"``, ``"cluster"`` and
-        ``"dirty"`` with the squared loss.  ``"fista"``: accelerated proximal
+        ``"dirty"`` (or any penalty with a prox and a dual) with the squared loss.  ``"fista"``: accelerated proximal
         gradient, every penalty and loss.  ``"auto"``: with the squared loss,
         ``"exact"`` for l2, mean and graph (when the factorization fits in memory),
         ``"cd"`` for l21 and l1, ``"admm"`` for trace, cluster and dirty; FISTA
-        otherwise.  ``alpha=0`` is the least-squares solution where it is unique.
+        otherwise.  ``alpha=0`` is the least-squares solution where it is unique.  A
+        solver that cannot take the problem is a ValueError naming what it needs.
 {precompute}    max_iter : int, default=1000
         Maximum number of iterations (epochs for ``"cd"``).
     tol : float, default=1e-4
@@ -36,6 +38,9 @@ _SHARED_DOC = """
         step falls under ``tol``.
     warm_start : bool, default=False
         Start from the previous solution when refitting on data of the same shape.
+        On the same data with the same alpha the solver's run continues (FISTA's
+        momentum and step, ADMM's dual and rho: ``max_iter=5`` twice is
+        ``max_iter=10``); a new alpha or new data restarts the momentum.
     unknown_task : {"error", "shared"}, default="error"
         What ``predict`` does with a task not seen in fit (long format).
         ``"error"``: a ValueError naming it.  ``"shared"``: predict with the part of
