@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import (
     ElasticNet,
@@ -392,21 +393,54 @@ def test_the_same_coefficients_at_a_tighter_tolerance(k):
     np.testing.assert_allclose(ours.intercept_, ref.intercept_, rtol=0, atol=atol)
 
 
-@pytest.mark.parametrize("k", range(6), ids=ALL_IDS[:6])
-def test_at_sklearns_default_tol_the_coefficients_agree_to_its_accuracy(k):
+# solved by coordinate descent with sklearn's stopping rule; the elastic nets by ADMM
+CD_IDS = ["Lasso", "Lasso_positive", "MultiTaskLasso"]
+ADMM_IDS = ["ElasticNet", "MultiTaskElasticNet"]
+DEFAULT_TOL = dict(tol=1e-4, max_iter=1000)
+
+
+def _at_default_tol(name, kind):
+    """sklearn's and skmtl's coefficients at tol=1e-4, the optimum's, and the scale
+    (the largest coefficient) on one kind of data (``"dense"``: X itself)."""
+    name, ref, ours, target, _ = _all_pairs()[ALL_IDS.index(name)]
+    Xv, Yv, kw = (X, Y, {}) if kind == "dense" else _variant(kind)
+    target = Yv if name.startswith("MultiTask") else Yv[:, 0]
+    opt = _fit_quietly(clone(ref), Xv, target, **kw).coef_  # SK_TIGHT
+    ref.set_params(**DEFAULT_TOL)
+    _fit_quietly(ref, Xv, target, **kw)
+    _fit_quietly(ours, Xv, target, **kw)
+    return ref.coef_, ours.coef_, opt, np.abs(ref.coef_).max()
+
+
+@pytest.mark.parametrize("name", CD_IDS)
+def test_at_sklearns_default_tol_the_coefficients_agree_to_1e6(name):
     """Both at the default tol=1e-4 (the same duality-gap scale, tol times the label
-    variance): within 5e-4 of the largest coefficient.  Measured (relative): Lasso
-    5e-6, MultiTaskLasso 3e-5, the positive lasso and the elastic nets 3e-4 to
-    4e-4, all skmtl's distance to the optimum: sklearn checks its gap only once
-    its steps are small and lands far below its tol (2e-7 to 2e-6); skmtl stops at
-    the gap, which is what tol promises.  1e-6 agreement is not asserted."""
-    name, ref, ours, target, _ = _all_pairs()[k]
-    ref.set_params(**({"tol": 1e-4, "max_iter": 1000} if "tol" in ref.get_params()
-                      else {}))
-    _fit_quietly(ref, X, target)
-    _fit_quietly(ours, X, target)
-    scale = np.abs(ref.coef_).max()
-    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=0, atol=5e-4 * scale)
+    variance; the gap checked only after an epoch whose largest step is below tol
+    times the largest coefficient): within 1e-6 of the largest coefficient, where
+    both land 2e-7 to 2e-6 from the optimum.  Measured: 5e-16 (the same epochs)."""
+    ref, ours, _, scale = _at_default_tol(name, "dense")
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-6 * scale)
+
+
+@pytest.mark.parametrize("kind", ["dense", "sparse", "weighted", "tall"])
+@pytest.mark.parametrize("name", CD_IDS)
+def test_at_sklearns_default_tol_the_coefficients_are_as_accurate_as_sklearns(name, kind):
+    """No farther from the optimum than sklearn's at the same tol.  On sparse and
+    weighted data the two part at the fifth epoch, skmtl's Anderson step (e.g.
+    weighted Lasso: sklearn 1.2e-5 of the largest coefficient from the optimum,
+    skmtl 4.4e-6), so 1e-6 agreement with sklearn is asserted on dense data only."""
+    ref, ours, opt, scale = _at_default_tol(name, kind)
+    ours_err, ref_err = np.abs(ours - opt).max(), np.abs(ref - opt).max()
+    assert ours_err <= max(ref_err, 1e-6 * scale) * (1 + 1e-6), (ours_err, ref_err)
+
+
+@pytest.mark.parametrize("name", ADMM_IDS)
+def test_at_sklearns_default_tol_the_elastic_nets_agree_to_admms_accuracy(name):
+    """The elastic nets are solved by ADMM (its own stopping rule at the same gap
+    scale): within 5e-4 of the largest coefficient.  Measured: 3e-4 to 4e-4, ADMM's
+    distance to the optimum (sklearn's: 2e-7 to 2e-6)."""
+    ref, ours, _, scale = _at_default_tol(name, "dense")
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=5e-4 * scale)
 
 
 def _variant(kind):
