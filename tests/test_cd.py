@@ -110,6 +110,22 @@ def test_anderson_and_working_sets_cut_epochs_on_correlated_features():
     np.testing.assert_allclose(fast[0], plain[0], rtol=0, atol=1e-4 * np.abs(plain[0]).max())
 
 
+def test_the_gap_is_checked_only_after_small_steps_in_the_long_format():
+    """sklearn's stopping rule (issue 13) with per-task Gram matrices and working
+    sets: at tol=1e-4 the gap alone stops 2e-3 of the largest coefficient from the
+    optimum on this problem; checked only after an epoch whose largest step is
+    below tol times the largest coefficient, 5e-6."""
+    X, y, tasks = _hard(rho=0.5)
+    problem = MultiTaskRegressor()._prepare(X, y, tasks, None, "l21")
+    fit, pen = problem.datafit, problem.penalty
+    W0 = np.zeros(problem.shape)
+    alpha = 0.05 * np.sqrt((fit.C ** 2).sum(axis=1)).max()
+    opt = bcd(fit, pen, alpha, W0, max_iter=100000, tol=1e-14)
+    W, gap, _, converged = bcd(fit, pen, alpha, W0, max_iter=10000, tol=1e-4)
+    assert opt[3] and converged and gap <= 1e-4 * fit.tol_scale()
+    assert np.abs(W - opt[0]).max() <= 1e-5 * np.abs(opt[0]).max()
+
+
 # ----------------------------------------------------------------------- ADMM
 @pytest.mark.parametrize("penalty", ["trace", "dirty", "cluster"])
 def test_admm_is_auto_and_reaches_fistas_solution(penalty):
