@@ -69,6 +69,9 @@ def make_data(n, p, T, seed=0):
     W_task = rng.randn(T, p) / np.sqrt(p)
     y = np.tanh(X @ w_shared) + np.einsum("ij,ij->i", X, W_task[tasks]) \
         + 0.1 * rng.randn(n)
+    for t in range(T):  # standardised per task, as skmtl does for its loss: the
+        rows = tasks == t  # two loops' losses are then in one unit
+        y[rows] = (y[rows] - y[rows].mean()) / y[rows].std()
     return X, y, tasks
 
 
@@ -79,7 +82,7 @@ def make_wide(n, p, T, seed=0):
     X = rng.randn(n, p)
     w_shared, W_task = rng.randn(p) / np.sqrt(p), rng.randn(p, T) / np.sqrt(p)
     Y = np.tanh(X @ w_shared)[:, None] + X @ W_task + 0.1 * rng.randn(n, T)
-    return X, Y, None
+    return X, (Y - Y.mean(axis=0)) / Y.std(axis=0), None  # standardised (see make_data)
 
 
 # --------------------------------------------------------------------- skmtl
