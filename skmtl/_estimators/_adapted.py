@@ -17,7 +17,7 @@ from sklearn.utils.extmath import softmax
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ._prior import _losses, _newton
+from ._prior import _losses, _newton, one_se_choice
 
 __all__ = ["PriorRidge", "PriorLogisticRegression"]
 
@@ -185,8 +185,9 @@ class PriorRidge(RegressorMixin, _PriorModel):
             lev = np.einsum("iq,aq->ai", U**2, shrink)
             loo = (root * R - fit) / (1.0 - lev[:, :, None])  # scaled by sqrt(s)
             self.alphas_ = alphas
-            self.cv_errors_ = np.einsum("aic,aic->ca", loo, loo) / k
-            j, a = np.unravel_index(np.argmin(self.cv_errors_), self.cv_errors_.shape)
+            rows = (loo**2).transpose(2, 0, 1)  # (n_priors, n_alpha, k)
+            self.cv_errors_ = rows.mean(axis=-1)
+            j, a = one_se_choice(rows)
         z = Vt.T @ (sig / (sig**2 + k * alphas[a]) * rho[:, j])
         z, db = (z[:-1], z[-1]) if self.fit_intercept else (z, 0.0)
         self.coef_ = W0[j] + (z if B is None else B @ z)
@@ -308,8 +309,8 @@ class PriorLogisticRegression(ClassifierMixin, _PriorModel):
             C = np.zeros((n_priors, alphas.size, M.shape[0], D.shape[1], K))
             C[:, finite] = _newton(D, O, Y, M, alphas[finite])  # inf: C = 0, the prior
             Z = np.einsum("iq,cafqk->cafik", D, C[:, :, :-1]) + O[:, None, None]
-            err = np.einsum("cafi,fi->ca", _losses(Z, Y)[0], held * s)
-            j, a = np.unravel_index(np.argmin(err), err.shape)
+            err = np.einsum("cafi,fi->cai", _losses(Z, Y)[0], held * s)
+            j, a = one_se_choice(err)
             c = C[j, a, -1]
         delta = Vt.T @ c  # (n_directions (+ 1), K)
         if self.fit_intercept:

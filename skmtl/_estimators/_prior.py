@@ -58,3 +58,21 @@ def _newton(D, O, Y, M, alphas, max_iter=50, tol=1e-10):
         if np.abs(t[..., None, None] * step).max(initial=0.0) < tol:
             break
     return C
+
+
+def one_se_choice(errors):
+    """The (prior, alpha) pair of the one-standard-error rule (Hastie, Tibshirani &
+    Friedman 2009, sec. 7.10): the strongest pull (alphas increasing) whose
+    out-of-fold error is within one standard error of the least one.
+
+    ``errors`` (n_priors, n_alphas, k): each row's out-of-fold error.  A few rows
+    make the least error a noisy choice; the rule leans to the prior unless the
+    rows show clearly that moving away from it helps.
+    """
+    k = errors.shape[-1]
+    mean = errors.mean(axis=-1)
+    j, a = np.unravel_index(np.argmin(mean), mean.shape)
+    se = errors[j, a].std(ddof=1) / np.sqrt(k) if k > 1 else 0.0
+    ok = mean <= mean[j, a] + se
+    a_best = np.max(np.nonzero(ok)[1])  # the strongest within reach, of any prior
+    return int(np.argmin(np.where(ok[:, a_best], mean[:, a_best], np.inf))), int(a_best)
