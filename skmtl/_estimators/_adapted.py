@@ -2,8 +2,9 @@
 
 Both minimise a task's mean loss plus a ridge on the distance to the prior, in the
 directions ``basis`` allows (``w = w0 + B z``, ridge on ``z``).  The strength is
-chosen by leave-one-out over a small grid: in closed form for the squared loss (one
-SVD of the k rows), by batched Newton fits for the logistic loss.  Everything works in
+chosen by leave-one-out over a small grid and the prior itself (the one-SE rule):
+in closed form for the squared loss (one SVD of the k rows), by batched Newton fits
+for the logistic loss.  Everything works in
 the span of the new rows (``z`` lies in the row space of ``X B``), so the cost is that
 of a k x k problem whatever the number of features.
 """
@@ -105,10 +106,12 @@ class PriorRidge(RegressorMixin, _PriorModel):
               (w_0 + B z) - b_0 - \delta)^2 + \frac{\alpha}{2} (\|z\|_2^2 + \delta^2)
 
     ``B`` is the identity without a ``basis``: the biased ridge that shrinks to
-    ``w_0``.  With ``alpha=None`` the strength is the one of a grid (17 values over
-    8 decades, scaled to the rows) with the least exact leave-one-out error, in
-    closed form from one SVD; with several priors (rows of ``prior_coef``) the pair
-    (prior, alpha) with the least error.  With fewer than 3 rows there is no
+    ``w_0``.  With ``alpha=None`` the strength is chosen among a grid (17 values
+    over 8 decades, scaled to the rows) and ``inf`` (the prior itself) by exact
+    leave-one-out, in closed form from one SVD, with the one-standard-error rule:
+    the strongest whose error is within a standard error of the least (over a few
+    rows the least alone is a noisy choice that loses to the prior); with several
+    priors (rows of ``prior_coef``) the pair (prior, alpha) so chosen.  With fewer than 3 rows there is no
     leave-one-out: the model is the prior (``alpha_ = inf``), of several the one
     with the least squared error.  The intercept shrinks to the prior's as well
     (with ``fit_intercept``; else it is the prior's): fit freely from a few rows, a
@@ -136,7 +139,7 @@ class PriorRidge(RegressorMixin, _PriorModel):
     prior_ : int
         The row of ``prior_coef`` chosen.
     alphas_ : ndarray of shape (n_alphas,)
-        The strengths tried (with 3 rows or more).
+        The strengths tried (with 3 rows or more), the last ``inf``.
     cv_errors_ : ndarray of shape (n_priors, n_alphas)
         Their leave-one-out errors, the weighted mean squared error of each row
         predicted by the fit without it (with 3 rows or more).
@@ -212,10 +215,11 @@ class PriorLogisticRegression(ClassifierMixin, _PriorModel):
     the logistic loss for two classes (one output), the multinomial one for more.
     The intercept shrinks to the prior's too (with ``fit_intercept``; else it is
     the prior's): a few rows, some classes absent, would send a free one to
-    infinity.  With ``alpha=None`` the strength is the one of a grid (9 values over
-    6 decades, scaled to the rows) with the least log-loss out of fold: leave-one-out
-    up to 20 rows, 20 folds above, every fit one batched Newton solve; with several
-    priors the pair (prior, alpha) with the least.  With fewer than 3 rows: the
+    infinity.  With ``alpha=None`` the strength is chosen among a grid (9 values
+    over 8 decades, scaled to the rows) and ``inf`` (the prior itself) by the
+    log-loss out of fold, with the one-standard-error rule (as
+    :class:`PriorRidge`): leave-one-out up to 20 rows, 20 folds above, every fit
+    one batched Newton solve; with several priors the pair (prior, alpha).  With fewer than 3 rows: the
     prior itself (``alpha_ = inf``).
 
     Parameters
