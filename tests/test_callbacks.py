@@ -131,7 +131,7 @@ def test_meta_learner_early_stopping_stops_and_restores_the_best_check():
     X, y = _clusters()
     params = dict(n_episodes=200, validation_fraction=0.3, hidden_layer_sizes=(16,),
                   random_state=0)
-    full = MetaLearnerClassifier("metasgd", **params).fit(X, y)
+    full = MetaLearnerClassifier("metasgd", early_stopping=False, **params).fit(X, y)
     meta = MetaLearnerClassifier("metasgd", early_stopping=True, n_iter_no_change=2,
                                  callbacks=[Snapshots()], **params).fit(X, y)
     scores = meta.validation_scores_
@@ -148,7 +148,7 @@ def test_meta_learner_early_stopping_stops_and_restores_the_best_check():
     with pytest.raises(AssertionError):
         _assert_same_state([meta.module_, meta.algorithm_], states[-1])
     with pytest.raises(ValueError, match="early_stopping=True .* validation_fraction > 0"):
-        MetaLearnerClassifier(early_stopping=True).fit(X, y)
+        MetaLearnerClassifier(early_stopping=True, validation_fraction=0.0).fit(X, y)
 
 
 def test_meta_regressor_early_stopping_on_held_out_tasks(capsys):
@@ -223,7 +223,8 @@ def test_meta_learner_notifies_copies_of_user_callbacks_in_order():
     X, y = _clusters()
     recorder = Recorder()
     meta = MetaLearnerClassifier(n_episodes=48, meta_batch_size=2, validation_fraction=0.3,
-                                 callbacks=[recorder], random_state=0).fit(X, y)
+                                 early_stopping=False, callbacks=[recorder],
+                                 random_state=0).fit(X, y)
     assert recorder.calls == [] and meta.callbacks == [recorder]  # the parameter is kept
     calls = meta.callbacks_[0].calls
     # 24 meta-updates, a validation check every 2: 12 epochs of 2 steps

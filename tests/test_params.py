@@ -95,7 +95,10 @@ def _fingerprint(est, X, y):
         est.fit(X, y)
         if est.get_params().get("warm_start"):
             est.fit(X, y)  # the second fit starts from the first
-        pred = np.asarray(est.predict(X), dtype=float)
+        pred = est.predict(X)
+        if isinstance(pred, dict):  # MultiTaskEstimator's wide format: one array a task
+            pred = np.column_stack(list(pred.values()))
+        pred = np.asarray(pred, dtype=float)
     attrs = [np.asarray(getattr(est, a), dtype=float).ravel() for a in
              ("coef_", "intercept_", "n_iter_", "loss_curve_", "alpha_", "alphas_",
               "mse_path_", "scores_path_")

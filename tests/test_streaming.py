@@ -166,7 +166,13 @@ def test_sparse_X_is_made_dense_one_batch_at_a_time(monkeypatch):
 
     monkeypatch.setattr(sp.csr_matrix, "toarray", spy)
     est = MultiTaskRegressor(**NET).fit(sp.csr_matrix(X), y, tasks=tasks)
+    assert sizes and max(sizes) <= NET["batch_size"] < len(X)  # a training batch
+    sizes.clear()
+    from skmtl.nn._backend import network_outputs
+
+    monkeypatch.setattr("skmtl.nn._engines.network_outputs",
+                        lambda est, X: network_outputs(est, X, batch_size=100))
     pred = est.predict(sp.csr_matrix(X), tasks=tasks)
-    assert sizes and max(sizes) < len(X)
+    assert sizes and max(sizes) <= 100  # a prediction batch
     np.testing.assert_allclose(est.loss_curve_, ref.loss_curve_, rtol=1e-6)
     np.testing.assert_allclose(pred, ref.predict(X, tasks=tasks), rtol=1e-5, atol=1e-6)

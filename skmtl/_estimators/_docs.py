@@ -77,24 +77,28 @@ _SHARED_DOC = """
     module : torch.nn.Module, its class, or None, default=None
         A custom trunk mapping (batch, n_features) to (batch, width) (images, text
         embeddings ...); replaces the MLP trunk.
-    loss_weighting : str, default="equal"
-        How the per-task losses make one update, a key of ``skmtl.nn.WEIGHTINGS``:
-        ``"equal"`` (their sum),
-        ``"uncertainty"`` (Kendall et al. 2018), ``"dwa"`` (dynamic weight average,
-        Liu et al. 2019), ``"gradnorm"`` (Chen et al. 2018), or an aggregation of
-        the per-task gradients of the shared parameters: ``"pcgrad"``, ``"mgda"``,
-        ``"cagrad"``, ``"nash_mtl"``, ``"upgrad"`` (from torchjd; CAGrad and
-        Nash-MTL also need cvxpy).
+    loss_weighting : str or LossWeighting, default="equal"
+        How the per-task losses make one update: a key of ``skmtl.nn.WEIGHTINGS``
+        (``"equal"``, their sum; ``"uncertainty"``, Kendall et al. 2018; ``"dwa"``,
+        dynamic weight average, Liu et al. 2019; ``"rlw"``, random loss weighting;
+        ``"famo"``; ``"gradnorm"``, Chen et al. 2018; or an aggregation of the
+        per-task gradients of the shared parameters: ``"pcgrad"``, ``"mgda"``,
+        ``"cagrad"``, ``"nash_mtl"``, ``"upgrad"``, ``"imtl_g"``, ``"aligned_mtl"``,
+        ``"fairgrad"``, ``"dualproj"``, ``"config"``, ``"gradvac"``, from torchjd;
+        CAGrad and Nash-MTL also need cvxpy), or a configured object such as
+        ``skmtl.nn.CAGrad(c=0.2)``, whose settings ``GridSearchCV`` tunes as
+        ``loss_weighting__c``.
     learning_rate : float, default=1e-3
     weight_decay : float, default=1e-4
         AdamW's decoupled weight decay.
     batch_size : int or "auto", default="auto"
         ``min(200, n_samples)`` rows a batch with ``"auto"``.
     max_epochs : int, default=200
-    early_stopping : bool, default=False
+    early_stopping : bool or "auto", default="auto"
         Hold out ``validation_fraction`` of the rows and stop when their loss has
-        not improved by ``tol`` for ``n_iter_no_change`` epochs (the best weights
-        are kept); without it, the training loss is monitored.
+        not improved by ``tol`` times its best value for ``n_iter_no_change``
+        epochs (the best weights are kept); ``"auto"``: on from 1,000 rows; without
+        it, the training loss is monitored.
     validation_fraction : float, default=0.1
     n_iter_no_change : int, default=10
     random_state : int, RandomState instance or None, default=None
@@ -117,7 +121,8 @@ _NETWORK_ATTRIBUTES_DOC = """
         The trained network (torch backend with hidden layers, or after
         ``partial_fit``); it maps a batch to ``(features, outputs)``.
     loss_curve_ : list of float
-        The training loss (the sum of the per-task mean losses) after each epoch.
+        The training loss (the sum of the per-task mean losses, on the standardised
+        regression targets) after each epoch.
     task_loss_curve_ : ndarray of shape (n_epochs, n_tasks)
         Each task's mean training loss after each epoch.
     validation_scores_ : list of float or None

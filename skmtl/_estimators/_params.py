@@ -39,7 +39,7 @@ TORCH_CONSTRAINTS = {
     "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
     "batch_size": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
     "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
-    "early_stopping": ["boolean"],
+    "early_stopping": [StrOptions({"auto"}), "boolean"],
     "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
     "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
     "random_state": ["random_state"],

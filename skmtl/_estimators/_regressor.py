@@ -103,7 +103,7 @@ class MultiTaskRegressor(RegressorMixin, _MultiTaskLinear):
                  activation="relu", dropout=0.0, batch_norm=False,
                  architecture="shared", n_experts=4, module=None,
                  loss_weighting="equal", learning_rate=1e-3, weight_decay=1e-4,
-                 batch_size="auto", max_epochs=200, early_stopping=False,
+                 batch_size="auto", max_epochs=200, early_stopping="auto",
                  validation_fraction=0.1, n_iter_no_change=10, random_state=None,
                  device="auto", dtype="float32", callbacks=None, unknown_task="error"):
         init_params(self, locals())

@@ -21,19 +21,27 @@ def head_weights(net):
     return W.detach().double().cpu().numpy()
 
 
-def _average_head(net, n_tasks):
-    """The task heads' mean weight (k, width) and bias (k,), k outputs a task."""
+def _average_head(net, n_tasks, mean=0.0, scale=1.0):
+    """The task heads' mean weight (k, width) and bias (k,), k outputs a task, in the
+    targets' units: each head unscaled by its output's (mean, scale) before the
+    average (the network learns standardised regression targets)."""
     if isinstance(net, MMoE):
         W, b = net.heads, net.bias
     else:
         W, b = net.heads.weight, net.heads.bias
     k = W.shape[0] // n_tasks
+    scale = torch.as_tensor(np.broadcast_to(scale, (W.shape[0],)), dtype=W.dtype,
+                            device=W.device)
+    mean = torch.as_tensor(np.broadcast_to(mean, (W.shape[0],)), dtype=W.dtype,
+                           device=W.device)
+    W, b = W * scale[:, None], b * scale + mean
     return W.view(n_tasks, k, -1).mean(0), b.view(n_tasks, k).mean(0)
 
 
-def shared_forward(net, x, n_tasks):
-    """The shared model's outputs for a batch ``x``: (batch, k)."""
-    W, b = _average_head(net, n_tasks)
+def shared_forward(net, x, n_tasks, mean=0.0, scale=1.0):
+    """The shared model's outputs for a batch ``x``: (batch, k), in the targets'
+    units (``mean``, ``scale``: each output's, as :func:`_average_head`)."""
+    W, b = _average_head(net, n_tasks, mean, scale)
     if isinstance(net, MMoE):
         experts = torch.stack([e(x) for e in net.experts], dim=1)  # (B, E, d)
         gates = net.gates(x).view(x.shape[0], net.n_tasks, -1).softmax(dim=-1).mean(1)
@@ -48,6 +56,7 @@ def shared_outputs(est, X, batch_size=4096):
     (n_samples, k), computed in batches as the network's own outputs are."""
     net = est.module_
     param = next(net.parameters())
+    mean, scale = getattr(est, "_target_scale", (0.0, 1.0))
     out = []
     net.eval()
     with torch.no_grad():
@@ -57,7 +66,8 @@ def shared_outputs(est, X, batch_size=4096):
                               dtype=param.dtype, device=param.device)
             if isinstance(X, LazyRows) and not torch.isfinite(xb).all():
                 raise ValueError("Input X contains NaN or infinity.")
-            out.append(shared_forward(net, xb, est.n_tasks_).double().cpu().numpy())
+            out.append(shared_forward(net, xb, est.n_tasks_, mean, scale)
+                       .double().cpu().numpy())
     Z = np.concatenate(out)
     return check_finite_outputs(Z, est.dtype, "on these rows of X: scale X as in fit, "
                                 "or use dtype='float64'.")
