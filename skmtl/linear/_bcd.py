@@ -15,14 +15,18 @@ is vectorized over the tasks).  Three things make it fast on hard problems:
   last iterates, kept where it lowers the objective, which on correlated features
   saves most of the epochs.
 
-What it needs of the data-fit term and of the penalty is declared by :class:`BCD`.
+An elastic mix (a penalty with ``split_ridge``, :class:`~skmtl.linear._elastic.
+ElasticMix`) is solved as scikit-learn's ``enet_coordinate_descent`` solves it: as
+the lasso of its norm on the data-fit term plus the ridge (:class:`Ridged`), whose
+duality gap and screening are the lasso's.  What it needs of the data-fit term and
+of the penalty is declared by :class:`BCD`.
 """
 
 import numpy as np
 
 from ._fista import FISTA, Solver, duality_gap
 
-__all__ = ["BCD", "bcd", "row_rules"]
+__all__ = ["BCD", "Ridged", "bcd", "row_rules"]
 
 
 def row_rules(penalty):
@@ -30,6 +34,36 @@ def row_rules(penalty):
     rules = (getattr(penalty, "block_minimiser", None),
              getattr(penalty, "block_dual_norms", None))
     return None if None in rules else rules
+
+
+class Ridged:
+    """A Gram-form quadratic plus ``ridge / 2 ||W||_F^2``: the Gram matrices plus
+    ``ridge`` times the identity.
+
+    Its state is ``H = (G + ridge I) W``, in which the quadratic's own value,
+    gradient and conjugate (:class:`~skmtl.linear._datafit.QuadraticForm`) are the
+    sum's: the ridge is the squared loss of ``p`` rows ``sqrt(ridge) I`` with
+    targets 0 (the residuals ``-sqrt(ridge) W``, which the conjugate's residual
+    norm counts and ``y . r`` does not).
+    """
+
+    def __init__(self, fit, ridge):
+        self.fit, self.ridge = fit, ridge
+        for name in ("value", "gradient", "conjugate", "gradient_row", "tol_scale",
+                     "prepare_columns"):
+            if hasattr(fit, name):
+                setattr(self, name, getattr(fit, name))
+
+    def forward(self, W):
+        return self.fit.forward(W) + self.ridge * W
+
+    def gram_diagonal(self):
+        return self.fit.gram_diagonal() + self.ridge
+
+    def gram_column(self, j):
+        col = self.fit.gram_column(j).copy()
+        col[j] += self.ridge
+        return col
 
 
 _REG = 1e-8  # Anderson's regularization, relative to trace(U U^T)
@@ -105,8 +139,14 @@ def bcd(fit, penalty, alpha, W, *, max_iter=1000, tol=1e-4, screen=True, verbose
     to 2e-7 to 2e-6; the same rule gives the same accuracy at the same ``tol``.
     A warm start whose gap already meets the target takes no epoch.
 
+    A ``penalty`` with ``split_ridge`` (an elastic mix) is solved as the lasso
+    of its norm on ``Ridged(fit)``, the same objective.
+
     Returns ``(W, gap, n_iter, converged)``: the gap of the whole problem.
     """
+    if hasattr(penalty, "split_ridge"):
+        norm, r = penalty.split_ridge()
+        fit, penalty, alpha = Ridged(fit, alpha * (1.0 - r)), norm, alpha * r
     minimiser, norms = row_rules(penalty)
     W = np.array(W, dtype=np.float64, copy=True)
     diag = fit.gram_diagonal()  # (Tg, p)
@@ -195,7 +235,7 @@ def _screen(fit, norms, alpha, W, H, active, lip, gap):
 
 class BCD(Solver):
     """:func:`bcd`: a Gram-form data-fit term and a row-separable norm (``"l21"``,
-    ``"l1"``).
+    ``"l1"``) or its elastic mix with a ridge.
 
     With ``alpha = 0`` there is no norm to screen with: FISTA solves.
     """
@@ -204,7 +244,7 @@ class BCD(Solver):
     datafit_required = FISTA.datafit_required + (
         "gram_column", "gram_diagonal", "gradient_row")
     penalty_required = FISTA.penalty_required + ("block_minimiser", "block_dual_norms")
-    needs = "penalty='l21' and the squared loss"  # (or 'l1')
+    needs = "penalty='l21' and the squared loss"  # (or 'l1', or their ElasticMix)
     advice = "; use solver='fista'"
 
     def custom_checks(self, datafit, penalty):

@@ -2,17 +2,19 @@
 
 The estimators minimise ``datafit(W) + alpha * penalty.value(V)`` where ``W =
 penalty.coef(V)``; for every penalty but :class:`Dirty` the variable ``V`` is ``W``
-itself.  :class:`ElasticMix` adds a ridge to any of the others (scikit-learn's
-elastic net).  ``prox(V, step)`` returns ``argmin_U 1/2 ||U - V||_F^2 + step * value(U)``.
+itself.  :class:`~skmtl.linear._elastic.ElasticMix` adds a ridge to any of the
+others (scikit-learn's elastic net).  ``prox(V, step)`` returns ``argmin_U 1/2
+||U - V||_F^2 + step * value(U)``.
 Penalties that are norms also give ``dual_norm``, the others ``conjugate`` (the
 Fenchel conjugate of ``value``): with either the solvers stop on the duality gap;
 without (``has_dual`` False) on the relative size of a proximal-gradient step.
 
 What a solver needs is declared on the solver (``penalty_required``, see
 :class:`~skmtl.linear._fista.Solver`) and met by what a penalty declares: coordinate
-descent's ``block_minimiser`` and ``block_dual_norms`` (l21, l1), the exact solve's
-quadratic ``coupling`` (l2, ``_coupling.py``); a ``sign_invariant`` penalty (a
-function of ``|W|``) takes ``positive=True`` (``_problem.py``).
+descent's ``block_minimiser`` and ``block_dual_norms`` (l21, l1 and their elastic
+mixes), the exact solve's quadratic ``coupling`` (l2, ``_coupling.py``); a
+``sign_invariant`` penalty (a function of ``|W|``) takes ``positive=True``
+(``_problem.py``).
 
 Penalties are small estimator-like objects (``get_params``/``set_params``), so a
 ``GridSearchCV`` can tune ``penalty__ridge`` and friends, and every one is reachable
@@ -25,7 +27,7 @@ import copy
 import numbers
 
 import numpy as np
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._laplacian import Complete
@@ -333,68 +335,5 @@ class Dirty(Penalty):
         return max(rows.max(initial=0.0) / (1 - r), np.abs(G).max(initial=0.0) / r)
 
 
-class ElasticMix(Penalty):
-    r"""Elastic-net mix of a penalty with a ridge, as scikit-learn's ``ElasticNet``.
-
-    .. math:: \Omega(W) = r\, \Omega_0(W) + \tfrac{1 - r}{2} \|W\|_F^2
-
-    with :math:`\Omega_0` the ``penalty`` and ``r`` the ``l1_ratio``.  With the
-    squared loss, all labels present and shared X, ``ElasticMix("l21", l1_ratio=r)``
-    at ``alpha`` is :class:`sklearn.linear_model.MultiTaskElasticNet` ``(alpha,
-    l1_ratio=r)`` and ``ElasticMix("l1", l1_ratio=r)`` is ``ElasticNet(alpha,
-    l1_ratio=r)`` per task.  The ridge makes the problem strongly convex (a unique
-    solution among correlated features) and gives a duality gap to any
-    ``penalty`` with a prox.
-
-    Parameters
-    ----------
-    penalty : str or Penalty, default="l21"
-        :math:`\Omega_0`, by name or as an object, on W itself (not ``"dirty"``,
-        whose variable is ``[P | Q]``, unless ``l1_ratio=1``).
-    l1_ratio : float in [0, 1], default=0.5
-        ``r``: 1 is ``penalty`` alone, 0 the ridge alone (``"l2"``).
-    """
-
-    _parameter_constraints = {
-        "penalty": [str, Penalty],
-        "l1_ratio": [Interval(numbers.Real, 0, 1, closed="both")],
-    }
-
-    def __init__(self, penalty="l21", l1_ratio=0.5):
-        self.penalty = penalty
-        self.l1_ratio = l1_ratio
-
-    def bind(self, out_task, out_group):
-        """The bound mix; at ``l1_ratio=1``, the bound ``penalty`` itself."""
-        from ._registry import get_penalty  # the registry imports this module
-
-        self._validate_params()
-        base = clone(get_penalty(self.penalty)).bind(out_task, out_group)
-        if self.l1_ratio == 1:
-            return base
-        if type(base).coef is not Penalty.coef:
-            raise ValueError(
-                f"ElasticMix needs a penalty on W itself; {type(base).__name__} "
-                "penalizes another variable (use l1_ratio=1 for it alone).")
-        bound = copy.copy(self)
-        bound.base_ = base
-        return bound
-
-    sign_invariant = property(lambda self: self.base_.sign_invariant)  # the ridge is
-
-    def value(self, V):
-        r = self.l1_ratio
-        return r * self.base_.value(V) + 0.5 * (1 - r) * np.vdot(V, V)
-
-    def prox(self, V, step):
-        """``prox(V / c, step r / c)`` of the penalty, ``c = 1 + step (1 - r)``: the
-        ridge folds into the quadratic term."""
-        c = 1.0 + step * (1.0 - self.l1_ratio)
-        return self.base_.prox(V / c, step * self.l1_ratio / c)
-
-    def conjugate(self, G):
-        """``<G, U> - value(U)`` at the maximiser ``U = prox(G / (1 - r), r / (1 -
-        r))`` of the penalty (the ridge makes the supremum finite and attained)."""
-        r = self.l1_ratio
-        U = self.base_.prox(G / (1.0 - r), r / (1.0 - r))
-        return np.vdot(G, U) - self.value(U)
+# the elastic mix of any of these with a ridge (defined on top of them)
+from ._elastic import ElasticMix  # noqa: E402

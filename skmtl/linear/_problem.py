@@ -70,6 +70,15 @@ class Positive(Penalty):
         step = self.penalty.block_minimiser
         return lambda u, d, alpha: step(np.maximum(u, 0.0), d, alpha)
 
+    @property
+    def split_ridge(self):
+        split = self.penalty.split_ridge
+
+        def positive_split():
+            norm, r = split()
+            return Positive(norm), r
+        return positive_split
+
 
 def nonnegative(penalty):
     """``Positive(penalty)``, or a ValueError naming the penalties that take it."""
@@ -206,7 +215,8 @@ def make_problem(blocks, loss, penalty, n_features, n_outputs, *, fit_intercept=
         coupling (``"l2"``, ``"mean"``, ``"graph"``), the exact solve
         (:class:`Exact`) when its factorization fits in memory; else coordinate
         descent where the solver accepts the penalty and the loss (``"l21"``,
-        ``"l1"`` and the squared loss) and the Gram form is used; else, with the
+        ``"l1"``, their elastic mixes and the squared loss) and the Gram form is
+        used; else, with the
         squared loss, a penalty on W with a prox (``"trace"``, ``"cluster"``) and
         ``precompute`` not False, ADMM with exact W-steps (:class:`ADMM`) on the
         same factorization; else FISTA.
