@@ -226,14 +226,12 @@ class _CVMixin:
         ``progress`` prints a line as each fold's path comes back."""
         jobs = [(k, f) for k in range(len(penalties)) for f in range(len(splits))]
         results = []
-        calls = (delayed(_fold_path)(base, metric, *data, penalties[k], grids[k], *splits[f])
-                 for k, f in jobs)
-        try:  # each fold's line as it comes back
+        calls = [delayed(_fold_path)(base, metric, *data, penalties[k], grids[k], *splits[f])
+                 for k, f in jobs]
+        try:  # each fold's line as it comes back (ray's joblib backend: all at once)
             paths = Parallel(n_jobs=self.n_jobs, return_as="generator")(calls)
-        except ValueError:  # a joblib backend without generators (ray): all at once
-            paths = Parallel(n_jobs=self.n_jobs)(
-                delayed(_fold_path)(base, metric, *data, penalties[k], grids[k], *splits[f])
-                for k, f in jobs)
+        except ValueError:
+            paths = Parallel(n_jobs=self.n_jobs)(calls)
         for (k, f), result in zip(jobs, paths):
             results.append(result)
             label = f"penalty {k + 1}/{len(penalties)} {penalties[k]!r}, " \
