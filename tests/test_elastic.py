@@ -231,3 +231,105 @@ def test_gap_bounds_suboptimality(spec, loss, tol):
     if tol < 1e-8:  # the gap is that of W at the intercept's optimum (see test_reference)
         assert ours - ref <= gap + slack
     assert_objective_close(ours, ref, rtol=1e-5 if tol < 1e-8 else 1e-3)
+
+
+# --------------------------------------------------------------------------------------
+# coordinate descent: the row step, the choice of solver, screening, positive
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("positive", [False, True])
+@pytest.mark.parametrize("varied", [False, True], ids=["one_d", "varied_d"])
+@pytest.mark.parametrize("name", ["l21", "l1"])
+def test_the_row_step_is_the_exact_block_minimum(name, varied, positive):
+    """``argmin_w sum_t (d_t w_t^2 / 2 - u_t w_t) + alpha Omega(w)`` of one row, by
+    cvxpy: the ridge's ``alpha (1 - r)`` added to each curvature."""
+    from skmtl.linear._problem import Positive
+
+    r, alpha, T = 0.3, 0.7, 5
+    pen = ElasticMix(name, l1_ratio=r).bind(np.arange(T), np.zeros(T, dtype=int))
+    pen = Positive(pen) if positive else pen
+    rng = np.random.RandomState(1)
+    for _ in range(3):
+        u = rng.randn(T)
+        d = rng.uniform(0.2, 3.0, T) if varied else 1.3
+        w = pen.block_minimiser(u, d, alpha)
+        v = cp.Variable(T, nonneg=positive)
+        norm = cp.norm(v, 2) if name == "l21" else cp.norm(v, 1)
+        _solve(cp.Problem(cp.Minimize(0.5 * cp.sum(cp.multiply(d, cp.square(v)))
+                                      - u @ v + alpha * (r * norm + 0.5 * (1 - r)
+                                                         * cp.sum_squares(v)))))
+        np.testing.assert_allclose(w, v.value, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("positive", [False, True])
+@pytest.mark.parametrize("long", [False, True], ids=["shared", "long"])
+@pytest.mark.parametrize("name", ["l21", "l1"])
+def test_auto_takes_cd_for_the_elastic_mixes_of_the_lassos(name, long, positive):
+    X, Y, _ = _mtl_data()
+    est = MultiTaskRegressor(positive=positive)
+    if long:
+        Xl, yl, tasks, _ = make_long(7, sizes=(30, 50, 40, 45))
+        args = (Xl, yl, tasks, None)
+    else:
+        args = (X, Y, None, None)
+    problem = est._prepare(*args, ElasticMix(name, l1_ratio=0.5))
+    assert problem.solver.name == "cd"
+    others = [ElasticMix(name, 0.0)] + ([] if positive else [ElasticMix("trace", 0.5)])
+    for other in others:  # no row rules
+        assert est._prepare(*args, other).solver.name != "cd"
+
+
+def test_gap_safe_screening_of_the_lasso_form_is_safe_and_screens():
+    """The rows Gap Safe discards, at a point some way from the optimum (ridge
+    included in the column norms and the dual point), are zero at the optimum;
+    and screening or not gives the same solution."""
+    from skmtl.linear._bcd import Ridged, _screen, bcd
+    from skmtl.linear._fista import duality_gap
+
+    X, Y, _ = _mtl_data()
+    rng = np.random.RandomState(0)
+    X = np.hstack([X, rng.randn(X.shape[0], 30)])  # many features the optimum drops
+    est = MultiTaskRegressor()
+    mix = ElasticMix("l21", l1_ratio=0.5)
+    problem = est._prepare(X, Y, None, None, mix)
+    fit, pen = problem.datafit, problem.penalty
+    alpha = 0.5 * np.sqrt((fit.C ** 2).sum(axis=1)).max()
+    W0 = np.zeros(problem.shape)
+    opt = bcd(fit, pen, alpha, W0, max_iter=100000, tol=1e-14)[0]
+    unscreened = bcd(fit, pen, alpha, W0, max_iter=100000, tol=1e-14, screen=False)[0]
+    np.testing.assert_allclose(opt, unscreened, rtol=0, atol=1e-10)
+    zero = ~np.any(opt != 0, axis=1)
+    assert 0 < zero.sum() < zero.size
+    norm, r = pen.split_ridge()
+    aug, a = Ridged(fit, alpha * (1 - r)), alpha * r
+    W = opt + 1e-3 * rng.randn(*opt.shape)
+    H = aug.forward(W)
+    gap = duality_gap(aug, norm, a, W, None, H)[0]
+    assert gap > 0
+    lip = aug.gram_diagonal().max(axis=0)
+    active = np.arange(W.shape[0])
+    kept = _screen(aug, norm.block_dual_norms, a, W, H, active, lip, gap)
+    dead = np.setdiff1d(active, kept)
+    assert dead.size > 0 and zero[dead].all()
+
+
+@pytest.mark.parametrize("positive", [False, True])
+def test_at_the_default_tol_as_accurate_as_sklearns_elastic_net(positive):
+    """sklearn's stopping rule: no farther from the optimum than ElasticNet at the
+    same tol, one task at a time (a fit of several stops when all have converged).
+    (Not 1e-6 agreement on every task: where the working set or Anderson's step
+    changes the path the two part, skmtl nearer the optimum, as for the lasso.)"""
+    X, Y, _ = _mtl_data()
+    kw = dict(alpha=0.05, l1_ratio=0.3, positive=positive)
+    for t in range(Y.shape[1]):
+        ours = MultiTaskRegressor(ElasticMix("l1", l1_ratio=0.3), alpha=0.05,
+                                  positive=positive).fit(X, Y[:, t])
+        ref = ElasticNet(**kw).fit(X, Y[:, t])
+        opt = ElasticNet(**kw, tol=1e-14, max_iter=100000).fit(X, Y[:, t]).coef_
+        scale = np.abs(opt).max()
+        assert scale > 0
+        if positive:  # the constraint is active
+            assert np.all(ours.coef_ >= 0) and (opt == 0).any()
+        ours_err, ref_err = np.abs(ours.coef_ - opt).max(), np.abs(ref.coef_ - opt).max()
+        assert ours_err <= max(ref_err, 1e-6 * scale) * (1 + 1e-6), (t, ours_err, ref_err)
