@@ -372,3 +372,19 @@ def test_multiclass_tasks_get_one_label_and_one_covariance_row_each():
     blocks = np.linalg.norm(S.reshape(p, 6, 3), axis=(0, 2))  # a task's classes together
     assert bound.value(np.hstack([L, S])) == pytest.approx(
         np.linalg.svd(L, compute_uv=False).sum() + 0.3 * blocks.sum(), rel=1e-12)
+
+
+def test_structure_attributes_follow_the_last_fit_and_skip_the_folds(monkeypatch):
+    """A refit with another penalty drops the previous penalty's attributes; the CV
+    folds' paths do not compute them (only the final refit does)."""
+    X, y, tasks, _ = grouped_problem()
+    est = _fit(MultiTaskRegressor("cluster", alpha=0.05), X, y, tasks=tasks)
+    assert hasattr(est, "labels_")
+    est.set_params(penalty="relationship").fit(X, y, tasks=tasks)
+    assert hasattr(est, "task_covariance_") and not hasattr(est, "labels_")
+    calls = []
+    real = ClusteredNorm.fitted_attributes
+    monkeypatch.setattr(ClusteredNorm, "fitted_attributes",
+                        lambda self, V: calls.append(1) or real(self, V))
+    cv = MultiTaskRegressorCV("cluster", alphas=4, cv=2).fit(X, y, tasks=tasks)
+    assert hasattr(cv, "labels_") and len(calls) == 1  # the refit's store only

@@ -205,8 +205,8 @@ class _MultiTaskLinear(NewTasksMixin, MultiTaskMixin, BaseEstimator):
         table, targets, out_groups = self._tables(X, y, tasks, sample_weight)
         return engine.problem(table, targets, out_groups, self._loss(), penalty)
 
-    def _store(self, problem, *solution):
-        self._engine.store(self, problem, *solution)
+    def _store(self, problem, *solution, structure=True):
+        self._engine.store(self, problem, *solution, structure=structure)
 
     def _solver_params(self):
         return self._engine.solver_params()

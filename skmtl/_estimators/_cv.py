@@ -113,7 +113,7 @@ def _fold_path(base, metric, X, y, tasks, sw, penalty, alphas, train, test):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         for _ in _iter_path(est, _take(X, train), _take(y, train), _take(tasks, train),
-                            _take(sw, train), penalty, alphas):
+                            _take(sw, train), penalty, alphas, structure=False):
             scores.append(metric(est, _take(X, test), _take(y, test),
                                  _take(tasks, test), _take(sw, test)))
             not_converged += any(issubclass(w.category, ConvergenceWarning) for w in caught)

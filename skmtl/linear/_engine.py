@@ -135,8 +135,10 @@ class LinearEngine(Engine):
             b = intercept.copy()
         return V, b
 
-    def store(self, est, problem, V, b, gap, n_iter, converged):
-        """Set the fitted attributes of a solution on ``est``."""
+    def store(self, est, problem, V, b, gap, n_iter, converged, structure=True):
+        """Set the fitted attributes of a solution on ``est``; ``structure``: also the
+        penalty's own (``labels_``, ``task_covariance_``, ...), which a previous fit's
+        penalty may have set and this one replaces."""
         W = problem.penalty.coef(V)
         est._variable = V
         est.coef_, est.intercept_ = est._fitted_coef(np.ascontiguousarray(W.T), b)
@@ -145,8 +147,11 @@ class LinearEngine(Engine):
             est.coef_shared_, est.coef_specific_ = (
                 est._fitted_coef(np.ascontiguousarray(A.T), b)[0]
                 for A in problem.penalty._split(V))
-        for name, value in problem.penalty.fitted_attributes(V).items():
-            setattr(est, name, value)  # e.g. the cluster penalty's labels_
+        for name in getattr(est, "_structure_names", ()):
+            est.__dict__.pop(name, None)
+        own = problem.penalty.fitted_attributes(V) if structure else {}
+        est.__dict__.update(own)  # e.g. the cluster penalty's labels_
+        est._structure_names = tuple(own)
         est.n_iter_ = np.array([n_iter], dtype=np.int32) if est._classifier else n_iter
         est.dual_gap_ = gap
         if not converged:

@@ -104,8 +104,10 @@ def solve_threads(problem):
     return _threadpools().limit(limits=1, user_api="blas")
 
 
-def _iter_path(est, X, y, tasks, sample_weight, penalty, alphas, eps=None):
-    """Fit ``est`` along the path; yields each alpha with ``est`` fitted at it."""
+def _iter_path(est, X, y, tasks, sample_weight, penalty, alphas, eps=None, structure=True):
+    """Fit ``est`` along the path; yields each alpha with ``est`` fitted at it
+    (``structure=False``: without the penalty's own attributes, e.g. ``labels_``,
+    which a fold's path does not need)."""
     problem = est._prepare(X, y, tasks, sample_weight, penalty)
     alphas = _grid(problem, alphas, eps)
     V, b = problem.start()
@@ -114,7 +116,7 @@ def _iter_path(est, X, y, tasks, sample_weight, penalty, alphas, eps=None):
             V, intercept, gap, n_iter, converged = problem.solve(
                 alpha, V, b, **est._solver_params())
         b = None if b is None else intercept
-        est._store(problem, V, intercept, gap, n_iter, converged)
+        est._store(problem, V, intercept, gap, n_iter, converged, structure=structure)
         if est.verbose:
             print(f"[path] alpha {k + 1}/{len(alphas)} = {alpha:.3e}: "
                   f"{n_iter} iterations, gap {gap:.2e}")
