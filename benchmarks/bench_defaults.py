@@ -25,6 +25,8 @@ Usage::
 
     python benchmarks/bench_defaults.py           # the suite (about 10 minutes)
     python benchmarks/bench_defaults.py --quick   # two small problems
+    python benchmarks/bench_defaults.py --problems School "reg T5 n200"
+    python benchmarks/bench_defaults.py --set "activation='relu'"  # other defaults
 """
 
 import argparse
@@ -41,7 +43,6 @@ from sklearn.preprocessing import StandardScaler
 
 from skmtl import MultiTaskClassifier, MultiTaskEstimator, MultiTaskRegressor
 from skmtl.datasets import load_landmine, load_school
-from skmtl.nn._backend import AUTO_EARLY_STOPPING
 
 GRID = [  # one setting changed from the defaults
     ("learning_rate=1e-2", dict(learning_rate=1e-2)),
@@ -54,6 +55,8 @@ GRID = [  # one setting changed from the defaults
     ("weight_decay=1e-2", dict(weight_decay=1e-2)),
     ("early_stopping=True", dict(early_stopping=True)),
     ("early_stopping=False", dict(early_stopping=False)),
+    ("batch_size=200", dict(batch_size=200)),
+    ("n_iter_no_change=10", dict(n_iter_no_change=10)),
 ]
 
 
@@ -104,9 +107,6 @@ def _task_scores(pred_fn, Xte, yte, tte, classify):
 
 def score_network(est, data, kind):
     X, y, tasks, Xte, yte, tte = data
-    if est.get_params()["early_stopping"] == "auto" and kind != "mixed":
-        # the rule of early_stopping="auto", for front doors that take booleans only
-        est.set_params(early_stopping=len(X) >= AUTO_EARLY_STOPPING)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -151,7 +151,9 @@ def score_sklearn(data, kind):
     return _task_scores(pred, Xte, yte, tte, kind == "clf"), seconds
 
 
-def problems(quick):
+def problems(quick, only=None):
+    if only:
+        return [p for p in problems(False) if p[0] in only]
     out = [("reg T20 n40", "reg", lambda: _synthetic(20, 40, False)),
            ("clf T10 n100", "clf", lambda: _synthetic(10, 100, True))]
     if quick:
@@ -189,6 +191,8 @@ def main(argv=None):
     parser.add_argument("--set", nargs="*", default=[],
                         help="defaults to try, as name=python-literal (e.g. "
                              "early_stopping='auto')")
+    parser.add_argument("--problems", nargs="*", default=None,
+                        help="names of the problems to run (e.g. 'reg T20 n40' School)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     override = {k: eval(v) for k, v in (s.split("=", 1) for s in args.set)}  # noqa: S307
@@ -199,7 +203,7 @@ def main(argv=None):
     print("-" * len(head))
     warm_up()
     t_all = time.perf_counter()
-    for name, kind, make in problems(args.quick):
+    for name, kind, make in problems(args.quick, args.problems):
         data = make()
         base = base_estimator(kind).set_params(**override)
         default, seconds = score_network(clone(base), data, kind)

@@ -1,5 +1,5 @@
 """Networks that work untuned (issue 18): standardised regression targets, early
-stopping "auto", and the warnings of a poor fit."""
+stopping "auto", batch_size "auto", and the warnings of a poor fit."""
 
 import warnings
 
@@ -9,6 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from skmtl import MultiTaskClassifier, MultiTaskRegressor  # noqa: E402
+from skmtl.nn import Callback  # noqa: E402
 
 NET = dict(backend="torch", hidden_layer_sizes=(16,), max_epochs=20, learning_rate=1e-2,
            random_state=0, device="cpu")
@@ -66,3 +67,27 @@ def test_a_training_loss_far_above_validation_warns_of_dropout():
 def test_a_good_fit_does_not_warn():
     assert _fit_quietly_or_warn(early_stopping=True) == []
     assert _fit_quietly_or_warn() == []
+
+
+class _CountSteps(Callback):
+    """Counts the optimizer steps of each epoch."""
+
+    def on_train_begin(self, loop, **kwargs):
+        self.steps = []
+
+    def on_epoch_begin(self, loop, **kwargs):
+        self.steps.append(0)
+
+    def on_step(self, loop, **kwargs):
+        self.steps[-1] += 1
+
+
+@pytest.mark.parametrize("n, steps", [(40, 2), (800, 25), (5000, 25), (20000, 79)])
+def test_auto_batch_size_takes_about_25_steps_an_epoch(n, steps):
+    # n / 25 rows a batch, clipped to [32, 256]: 800 rows take 25 steps an epoch
+    # (200-row batches: 4), 20,000 rows 256-row batches
+    X, Y = _data(n=n, T=2)
+    est = MultiTaskRegressor(**{**NET, "max_epochs": 1, "early_stopping": False},
+                             callbacks=[_CountSteps()]).fit(X, Y)
+    assert est.callbacks_[0].steps == [steps]
+

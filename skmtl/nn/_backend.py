@@ -120,6 +120,19 @@ def early_stopping(est, n_samples):
     return bool(est.early_stopping)
 
 
+# batch_size="auto": about AUTO_STEPS steps an epoch, within [AUTO_BATCH_MIN, AUTO_BATCH_MAX]
+AUTO_STEPS, AUTO_BATCH_MIN, AUTO_BATCH_MAX = 25, 32, 256
+
+
+def auto_batch_size(n_samples):
+    """``batch_size="auto"``: ``n_samples / 25`` rows, clipped to [32, 256] (and to
+    ``n_samples``).  Small data then takes enough steps an epoch to train within
+    ``max_epochs`` (800 rows: 25 steps, where 200-row batches take 4), large data
+    large batches (fewer, cheaper steps)."""
+    batch = int(np.clip(n_samples // AUTO_STEPS, AUTO_BATCH_MIN, AUTO_BATCH_MAX))
+    return max(1, min(batch, n_samples))
+
+
 def warn_poor_fit(trainer, start, validated, min_epochs=5):
     """Warn, naming the parameter to change, when this run's last epochs show a poor
     fit: the training loss far above the validation loss, or the monitored loss
@@ -186,8 +199,8 @@ def fit_network(est, table, targets, regression, *, partial=False, resume=False)
         if stops and not partial:
             n_val = max(1, int(round(est.validation_fraction * X.shape[0])))
             val_rows = np.sort(rng.permutation(X.shape[0])[:n_val])
-        batch = min(est.batch_size, X.shape[0]) if est.batch_size != "auto" \
-            else min(200, X.shape[0])
+        batch = auto_batch_size(X.shape[0]) if est.batch_size == "auto" \
+            else min(est.batch_size, X.shape[0])
         names = table.names if table.labels is not None else None
         with threads_for(device, step_flops(trainer.net, batch)):
             trainer.run(X, pairs, task_layout(targets, kinds).to(device), table.n_tasks,
