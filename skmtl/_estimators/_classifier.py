@@ -93,14 +93,7 @@ class MultiTaskClassifier(ClassifierMixin, _MultiTaskLinear):
         heads' weights); the tasks must have the same number of outputs.
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
-    labels_ : ndarray of shape (n_tasks,)
-        Task clusters (``penalty="cluster"`` only).
-    task_covariance_ : ndarray of shape (n_tasks, n_tasks)
-        The learned task covariance, trace 1 (``penalty="relationship"`` only).
-    coef_lowrank_, coef_outlier_ : ndarray of shape (n_tasks, n_features)
-        The low-rank and outlier parts of ``penalty="robust"``; they sum to ``coef_``.
-    outlier_tasks_ : ndarray of shape (n_tasks,), dtype=bool
-        Tasks with a nonzero outlier part (``penalty="robust"`` only).
+    {structure_attributes}
     {network_attributes}
 
     See Also

@@ -134,6 +134,18 @@ _NETWORK_ATTRIBUTES_DOC = """
         The copies of ``callbacks`` this fit notified.
 """
 
+# The attributes some penalties set (Penalty.fitted_attributes)
+_STRUCTURE_ATTRIBUTES_DOC = """
+    labels_ : ndarray of shape (n_tasks,)
+        Task clusters (``penalty="cluster"`` only).
+    task_covariance_ : ndarray of shape (n_tasks, n_tasks)
+        The learned task covariance, trace 1 (``penalty="relationship"`` only).
+    coef_lowrank_, coef_outlier_ : ndarray of shape (n_tasks, n_features)
+        The low-rank and outlier parts of ``penalty="robust"``; they sum to ``coef_``.
+    outlier_tasks_ : ndarray of shape (n_tasks,), dtype=bool
+        Tasks with a nonzero outlier part (``penalty="robust"`` only).
+"""
+
 # MultiTaskRegressor's only (the squared loss's Gram form)
 _PRECOMPUTE_DOC = """\
     precompute : "auto" or bool, default="auto"
@@ -147,7 +159,8 @@ def shared_doc(doc, precompute):
     """``doc`` with the shared parameter and network attribute entries filled in."""
     shared = _SHARED_DOC.replace("{precompute}", _PRECOMPUTE_DOC if precompute else "")
     return doc.replace("{shared}", shared.strip()).replace(
-        "{network_attributes}", _NETWORK_ATTRIBUTES_DOC.strip())
+        "{network_attributes}", _NETWORK_ATTRIBUTES_DOC.strip()).replace(
+        "{structure_attributes}", _STRUCTURE_ATTRIBUTES_DOC.strip())
 
 
 _X_TASKS_DOC = """\

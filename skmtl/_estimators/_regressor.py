@@ -50,14 +50,7 @@ class MultiTaskRegressor(RegressorMixin, _MultiTaskLinear):
         Defined when X has string feature names.
     coef_shared_, coef_specific_ : ndarray of shape (n_tasks, n_features)
         The two parts of the dirty model (``penalty="dirty"`` only).
-    labels_ : ndarray of shape (n_tasks,)
-        Task clusters (``penalty="cluster"`` only).
-    task_covariance_ : ndarray of shape (n_tasks, n_tasks)
-        The learned task covariance, trace 1 (``penalty="relationship"`` only).
-    coef_lowrank_, coef_outlier_ : ndarray of shape (n_tasks, n_features)
-        The low-rank and outlier parts of ``penalty="robust"``; they sum to ``coef_``.
-    outlier_tasks_ : ndarray of shape (n_tasks,), dtype=bool
-        Tasks with a nonzero outlier part (``penalty="robust"`` only).
+    {structure_attributes}
     task_similarity_ : ndarray of shape (n_tasks, n_tasks)
         Cosine similarity of the tasks' coefficient vectors (for a network, of
         its task heads' weights): 1 for tasks of one direction, 0 for orthogonal
