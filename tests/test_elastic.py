@@ -281,20 +281,20 @@ def test_auto_takes_cd_for_the_elastic_mixes_of_the_lassos(name, long, positive)
 
 
 def test_gap_safe_screening_of_the_lasso_form_is_safe_and_screens():
-    """The rows Gap Safe discards, at a point some way from the optimum (ridge
-    included in the column norms and the dual point), are zero at the optimum;
-    and screening or not gives the same solution."""
+    """The lasso form's dual point (the residuals of the data and of the ridge's
+    rows ``sqrt(ridge) I``, over the rescaling ``s``) lies within Gap Safe's radius
+    ``sqrt(2 gap) / alpha`` of the dual optimum; the rows it discards are zero at
+    the optimum, near it (some are) and far (where a sphere a hundredth as large
+    would discard a nonzero one); screening or not, the same solution."""
     from skmtl.linear._bcd import Ridged, _screen, bcd
     from skmtl.linear._fista import duality_gap
 
     X, Y, _ = _mtl_data()
     rng = np.random.RandomState(0)
     X = np.hstack([X, rng.randn(X.shape[0], 30)])  # many features the optimum drops
-    est = MultiTaskRegressor()
-    mix = ElasticMix("l21", l1_ratio=0.5)
-    problem = est._prepare(X, Y, None, None, mix)
+    problem = MultiTaskRegressor()._prepare(X, Y, None, None, ElasticMix("l21", 0.5))
     fit, pen = problem.datafit, problem.penalty
-    alpha = 0.5 * np.sqrt((fit.C ** 2).sum(axis=1)).max()
+    alpha = 0.2 * np.sqrt((fit.C ** 2).sum(axis=1)).max()
     W0 = np.zeros(problem.shape)
     opt = bcd(fit, pen, alpha, W0, max_iter=100000, tol=1e-14)[0]
     unscreened = bcd(fit, pen, alpha, W0, max_iter=100000, tol=1e-14, screen=False)[0]
@@ -302,16 +302,31 @@ def test_gap_safe_screening_of_the_lasso_form_is_safe_and_screens():
     zero = ~np.any(opt != 0, axis=1)
     assert 0 < zero.sum() < zero.size
     norm, r = pen.split_ridge()
-    aug, a = Ridged(fit, alpha * (1 - r)), alpha * r
-    W = opt + 1e-3 * rng.randn(*opt.shape)
-    H = aug.forward(W)
-    gap = duality_gap(aug, norm, a, W, None, H)[0]
-    assert gap > 0
+    ridge, a = alpha * (1 - r), alpha * r
+    aug = Ridged(fit, ridge)
+    n = X.shape[0]
+    Xc, Yc = (X - X.mean(0)) / np.sqrt(n), (Y - Y.mean(0)) / np.sqrt(n)
+    np.testing.assert_allclose(Xc.T @ Xc, fit.G[0], atol=1e-12)  # the 1/n scaling
+
+    def dual_point(W):
+        grad = aug.gradient(W, None, aug.forward(W))[0]
+        s = max(1.0, norm.block_dual_norms(grad).max() / a)
+        return np.vstack([Yc - Xc @ W, -np.sqrt(ridge) * W]) / s
+
     lip = aug.gram_diagonal().max(axis=0)
-    active = np.arange(W.shape[0])
-    kept = _screen(aug, norm.block_dual_norms, a, W, H, active, lip, gap)
-    dead = np.setdiff1d(active, kept)
-    assert dead.size > 0 and zero[dead].all()
+    active = np.arange(W0.shape[0])
+    for t, near in [(1e-3, True), (0.1, False)]:
+        W = opt + t * np.abs(opt).max() * np.random.RandomState(1).randn(*opt.shape)
+        H = aug.forward(W)
+        gap = duality_gap(aug, norm, a, W, None, H)[0]
+        radius = np.sqrt(2.0 * gap) / a
+        assert np.linalg.norm(dual_point(W) - dual_point(opt)) <= radius
+        dead = np.setdiff1d(active, _screen(aug, norm.block_dual_norms, a, W, H,
+                                            active, lip, gap))
+        assert zero[dead].all() and (dead.size > 0 or not near)
+        norms = norm.block_dual_norms(aug.gradient(W, None, H)[0])
+        score = norms / max(a, norms.max())
+        assert near or np.any(~zero & (score + np.sqrt(lip) * radius / 100 < 1))
 
 
 @pytest.mark.parametrize("positive", [False, True])
