@@ -91,3 +91,42 @@ def test_auto_batch_size_takes_about_25_steps_an_epoch(n, steps):
                              callbacks=[_CountSteps()]).fit(X, Y)
     assert est.callbacks_[0].steps == [steps]
 
+
+
+@pytest.mark.parametrize("n, lr", [(999, 1e-2), (1000, 1e-3)])
+def test_auto_learning_rate_is_larger_below_1000_rows(n, lr):
+    from skmtl import MultiTaskEstimator
+
+    X, Y = _data(n=n, T=2)
+    est = MultiTaskEstimator(hidden_layer_sizes=(8,), max_epochs=1, random_state=0)
+    assert est.learning_rate == "auto"
+    est.fit(X, Y)
+    assert est._trainer.optimizer.param_groups[0]["lr"] == lr
+    # a number is used as given
+    est.set_params(learning_rate=0.05).fit(X, Y)
+    assert est._trainer.optimizer.param_groups[0]["lr"] == 0.05
+
+
+
+def test_small_data_settles_with_the_auto_learning_rate():
+    # 10 tasks of 40 rows reading one tanh representation (the case,
+    # smaller): below 1,000 rows there are no validation rows, and the small steps
+    # of learning_rate=1e-3 fit the training rows too closely
+    from sklearn.metrics import r2_score
+
+    from skmtl import MultiTaskEstimator
+
+    rng = np.random.RandomState(0)
+    A, heads = 2 * rng.randn(8, 3) / np.sqrt(8), rng.randn(3, 10)
+    X = rng.randn(800, 8)
+    tasks = np.repeat(np.arange(10), 80)
+    y = np.einsum("ij,ji->i", np.tanh(X @ A), heads[:, tasks]) + 0.1 * rng.randn(800)
+    train = np.arange(800) % 80 < 40
+    est = MultiTaskEstimator(hidden_layer_sizes=(64,), random_state=0, device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X[train], y[train], tasks=tasks[train])
+    pred = np.asarray(est.predict(X[~train], tasks=tasks[~train]), dtype=float)
+    r2 = [r2_score(y[~train][tasks[~train] == t], pred[tasks[~train] == t])
+          for t in range(10)]
+    assert np.mean(r2) > 0.94  # 0.97 (learning_rate=1e-3: 0.90)

@@ -1,11 +1,12 @@
 """MultiTaskEstimator: classification and regression tasks in one network."""
 
 import warnings
+from numbers import Real
 
 import numpy as np
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import ClassifierTags
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 
 from .._tasks import is_missing, plain_label
@@ -74,15 +75,16 @@ class MultiTaskEstimator(_MultiTaskLinear):
         **{k: LINEAR_CONSTRAINTS[k] for k in ("tol", "warm_start", "verbose")},
         "task_types": [dict, list, None],
         "early_stopping": [StrOptions({"auto"}), "boolean"],
+        "learning_rate": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
     }
     _own_params = ("task_types",)
     __metadata_request__predict_proba = {"tasks": True}
 
-    def __init__(self, task_types=None, *, hidden_layer_sizes=(100,), activation="relu",
+    def __init__(self, task_types=None, *, hidden_layer_sizes=(100,), activation="tanh",
                  dropout=0.0, batch_norm=False, architecture="shared", n_experts=4,
-                 module=None, loss_weighting="equal", learning_rate=1e-3,
-                 weight_decay=1e-4, batch_size="auto", max_epochs=200,
-                 early_stopping="auto", validation_fraction=0.1, n_iter_no_change=10,
+                 module=None, loss_weighting="equal", learning_rate="auto",
+                 weight_decay=0.1, batch_size="auto", max_epochs=200,
+                 early_stopping="auto", validation_fraction=0.1, n_iter_no_change=20,
                  tol=1e-4, random_state=None, device="auto", dtype="float32",
                  warm_start=False, verbose=0, callbacks=None):
         init_params(self, locals())

