@@ -6,8 +6,9 @@ the estimators themselves are ``skmtl.MultiTaskRegressor`` and friends.
 """
 
 from ._coupling import ClusteredNorm, GraphRegularized, MeanRegularized
+from ._elastic import ElasticMix
 from ._path import multitask_path
-from ._penalties import L1, L2, L21, Dirty, ElasticMix, Penalty, TraceNorm
+from ._penalties import L1, L2, L21, Dirty, Penalty, TraceNorm
 from ._registry import PENALTIES, get_penalty
 from ._relationship import TaskRelationship
 from ._robust import RobustLowRank

@@ -32,7 +32,9 @@ class Positive(Penalty):
     constrained problem holds the ``-G`` whose positive part is in the norm's dual
     ball: ``dual_norm(G)`` of a gradient ``G`` is the dual norm of ``max(-G, 0)``,
     which the duality gap, ``alpha_max`` and Gap Safe screening (a 1-Lipschitz map
-    of the gradient, so the sphere test holds) read as they read a dual norm.
+    of the gradient, so the sphere test holds) read as they read a dual norm.  An
+    elastic mix's lasso form (``split_ridge``, coordinate descent's) is the
+    constrained norm's.
 
     Parameters
     ----------
