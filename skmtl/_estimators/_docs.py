@@ -14,13 +14,13 @@ _SHARED_DOC = """
     positive : bool, default=False
         Constrain the coefficients to be non-negative (as ``Lasso(positive=True)``);
         for the penalties ``"l21"``, ``"l1"``, ``"l2"`` and their elastic mixes,
-        solved by coordinate descent (l21, l1), ADMM or FISTA (l2 and the mixes);
-        the exact solver does not apply.
+        solved by coordinate descent (l21, l1 and their elastic mixes) or FISTA
+        (l2); the exact solver does not apply.
     solver : {"auto", "exact", "cd", "admm", "fista"}, default="auto"
         ``"exact"``: one structured factorization, for the quadratic penalties
         (``"l2"``, ``"mean"``, ``"graph"``) with the squared loss.  ``"cd"``: block
         coordinate descent in Gram form with Gap Safe screening and working sets,
-        for ``"l21"`` and ``"l1"`` with the squared loss.  ``"admm"``: ADMM with
+        for ``"l21"``, ``"l1"`` and their elastic mixes with the squared loss.  ``"admm"``: ADMM with
         exact W-steps on the same factorization, for ``"trace"``, ``"cluster"`` and
         ``"dirty"`` (or any penalty with a prox and a dual) with the squared loss.  ``"fista"``: accelerated proximal
         gradient, every penalty and loss.  ``"auto"``: with the squared loss,
