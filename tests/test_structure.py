@@ -388,3 +388,12 @@ def test_structure_attributes_follow_the_last_fit_and_skip_the_folds(monkeypatch
                         lambda self, V: calls.append(1) or real(self, V))
     cv = MultiTaskRegressorCV("cluster", alphas=4, cv=2).fit(X, y, tasks=tasks)
     assert hasattr(cv, "labels_") and len(calls) == 1  # the refit's store only
+
+
+def test_an_elastic_mix_has_its_norms_attributes():
+    X, y, tasks, groups = grouped_problem()
+    from skmtl.linear import ElasticMix
+
+    est = _fit(MultiTaskRegressor(ElasticMix(ClusteredNorm(n_clusters=3, eta=0.1), 0.9),
+                                  alpha=0.05), X, y, tasks=tasks)
+    assert est.labels_.shape == (12,)

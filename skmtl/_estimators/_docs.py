@@ -25,8 +25,8 @@ _SHARED_DOC = """
         ``"dirty"`` (or any penalty with a prox and a dual) with the squared loss.  ``"fista"``: accelerated proximal
         gradient, every penalty and loss.  ``"auto"``: with the squared loss,
         ``"exact"`` for l2, mean and graph (when the factorization fits in memory),
-        ``"cd"`` for l21 and l1, ``"admm"`` for trace, cluster and dirty; FISTA
-        otherwise.  ``alpha=0`` is the least-squares solution where it is unique.  A
+        ``"cd"`` for l21, l1 and their mixes, ``"admm"`` for trace, cluster and
+        dirty; FISTA otherwise.  ``alpha=0`` is the least-squares solution where it is unique.  A
         solver that cannot take the problem is a ValueError naming what it needs.
 {precompute}    max_iter : int, default=1000
         Maximum number of iterations (epochs for ``"cd"``).

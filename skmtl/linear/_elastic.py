@@ -76,6 +76,10 @@ class ElasticMix(Penalty):
         c = 1.0 + step * (1.0 - self.l1_ratio)
         return self.base_.prox(V / c, step * self.l1_ratio / c)
 
+    def fitted_attributes(self, V):
+        """The mixed norm's (e.g. a cluster mix's ``labels_``)."""
+        return self.base_.fitted_attributes(V)
+
     def conjugate(self, G):
         """``<G, U> - value(U)`` at the maximiser ``U = prox(G / (1 - r), r / (1 -
         r))`` of the penalty (the ridge makes the supremum finite and attained)."""
