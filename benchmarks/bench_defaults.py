@@ -46,6 +46,7 @@ from skmtl.datasets import load_landmine, load_school
 
 GRID = [  # one setting changed from the defaults
     ("learning_rate=1e-2", dict(learning_rate=1e-2)),
+    ("learning_rate=1e-3", dict(learning_rate=1e-3)),
     ("learning_rate=1e-4", dict(learning_rate=1e-4)),
     ("max_epochs=50", dict(max_epochs=50)),
     ("hidden=(256,)", dict(hidden_layer_sizes=(256,))),
@@ -53,6 +54,7 @@ GRID = [  # one setting changed from the defaults
     ("activation=tanh", dict(activation="tanh")),
     ("activation=relu", dict(activation="relu")),
     ("weight_decay=1e-2", dict(weight_decay=1e-2)),
+    ("weight_decay=1e-4", dict(weight_decay=1e-4)),
     ("early_stopping=True", dict(early_stopping=True)),
     ("early_stopping=False", dict(early_stopping=False)),
     ("batch_size=200", dict(batch_size=200)),
