@@ -44,7 +44,8 @@ else:
                  learning_rate=1e-2)
     ESTIMATORS += [
         MultiTaskRegressor(**TORCH),
-        MultiTaskClassifier(**TORCH),
+        # the default tanh trunk needs 40 epochs for check_class_weight_classifiers
+        MultiTaskClassifier(**{**TORCH, "max_epochs": 40}),
         MultiTaskClassifier(**TORCH, architecture="mmoe", n_experts=2,
                             loss_weighting="pcgrad"),
         MultiTaskEstimator(**{k: v for k, v in TORCH.items() if k != "backend"}),

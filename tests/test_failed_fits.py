@@ -79,8 +79,8 @@ def test_warm_start_after_a_failed_fit_continues_the_good_network(torch):
 
 
 def test_a_failed_first_partial_fit_is_not_half_fitted(torch):
-    est = MultiTaskRegressor(**NET)
-    with pytest.raises(ValueError, match="became inf"):  # the targets are standardised:
+    est = MultiTaskRegressor(**NET, activation="relu")  # tanh would saturate
+    with pytest.raises(ValueError, match="became (inf|nan)"):  # targets standardised:
         est.partial_fit(1e25 * X, y)  # the network's outputs overflow float32
     with pytest.raises(NotFittedError):
         est.predict(X)

@@ -52,8 +52,11 @@ def _fit_quietly_or_warn(noise=False, **params):
 
 
 def test_steps_too_large_warn_to_lower_the_learning_rate():
+    # steps large for noise: relu, a fixed 1e-2, little weight decay
     messages = _fit_quietly_or_warn(noise=True, hidden_layer_sizes=(64,),
-                                    early_stopping=True, n_iter_no_change=30)
+                                    early_stopping=True, n_iter_no_change=30,
+                                    activation="relu", learning_rate=1e-2,
+                                    weight_decay=1e-4)
     assert any("lowest at epoch" in m and "lower learning_rate" in m for m in messages)
 
 

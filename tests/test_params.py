@@ -42,7 +42,7 @@ OTHER = {
     "penalty": "trace", "alpha": 0.05, "positive": True, "unknown_task": "shared",
     "fit_intercept": False, "solver": "fista",
     "precompute": False, "max_iter": 3, "tol": 0.3, "warm_start": True, "verbose": 1,
-    "backend": None, "hidden_layer_sizes": (7,), "activation": "tanh", "dropout": 0.5,
+    "backend": None, "hidden_layer_sizes": (7,), "activation": "logistic", "dropout": 0.5,
     "batch_norm": True, "architecture": "mmoe", "n_experts": 2, "module": _module,
     "loss_weighting": "uncertainty", "learning_rate": 3e-2, "weight_decay": 0.3,
     "batch_size": 7, "max_epochs": 2, "early_stopping": True,

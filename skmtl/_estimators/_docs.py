@@ -66,7 +66,7 @@ _SHARED_DOC = """
         Widths of the shared trunk's layers (torch backend).  ``()`` is the
         regularized linear model of the numpy backend (same objective, penalty and
         solver, same solution) with the products with X on the torch device.
-    activation : {"relu", "tanh", "logistic", "gelu", "identity"}, default="relu"
+    activation : {"relu", "tanh", "logistic", "gelu", "identity"}, default="tanh"
         The trunk's activation: a key of ``skmtl.nn.ACTIVATIONS``.
     dropout : float, default=0.0
     batch_norm : bool, default=False
@@ -88,11 +88,14 @@ _SHARED_DOC = """
         CAGrad and Nash-MTL also need cvxpy), or a configured object such as
         ``skmtl.nn.CAGrad(c=0.2)``, whose settings ``GridSearchCV`` tunes as
         ``loss_weighting__c``.
-    learning_rate : float, default=1e-3
-    weight_decay : float, default=1e-4
+    learning_rate : float or "auto", default="auto"
+        AdamW's step size; ``"auto"``: 1e-2 below 1,000 rows (no validation rows by
+        default), 1e-3 from there (see the torch user guide, "Defaults, measured").
+    weight_decay : float, default=0.1
         AdamW's decoupled weight decay.
     batch_size : int or "auto", default="auto"
-        ``min(200, n_samples)`` rows a batch with ``"auto"``.
+        With ``"auto"``, ``n_samples / 25`` rows a batch, clipped to [32, 256]
+        (about 25 steps an epoch on small data).
     max_epochs : int, default=200
     early_stopping : bool or "auto", default="auto"
         Hold out ``validation_fraction`` of the rows and stop when their loss has
@@ -100,7 +103,7 @@ _SHARED_DOC = """
         epochs (the best weights are kept); ``"auto"``: on from 1,000 rows; without
         it, the training loss is monitored.
     validation_fraction : float, default=0.1
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int, default=20
     random_state : int, RandomState instance or None, default=None
         Seeds the weights, dropout and the shuffling: the same seed gives the same
         model on the CPU.

@@ -35,7 +35,7 @@ TORCH_CONSTRAINTS = {
     "n_experts": [Interval(numbers.Integral, 1, None, closed="left")],
     "module": "no_validation",
     "loss_weighting": "no_validation",  # a name or a configured object: the engine checks
-    "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+    "learning_rate": [StrOptions({"auto"}), Interval(numbers.Real, 0, None, closed="neither")],
     "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
     "batch_size": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
     "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],

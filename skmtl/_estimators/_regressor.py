@@ -93,11 +93,11 @@ class MultiTaskRegressor(RegressorMixin, _MultiTaskLinear):
                  solver="auto",
                  precompute="auto", max_iter=1000, tol=1e-4, warm_start=False,
                  verbose=0, backend="numpy", hidden_layer_sizes=(100,),
-                 activation="relu", dropout=0.0, batch_norm=False,
+                 activation="tanh", dropout=0.0, batch_norm=False,
                  architecture="shared", n_experts=4, module=None,
-                 loss_weighting="equal", learning_rate=1e-3, weight_decay=1e-4,
+                 loss_weighting="equal", learning_rate="auto", weight_decay=0.1,
                  batch_size="auto", max_epochs=200, early_stopping="auto",
-                 validation_fraction=0.1, n_iter_no_change=10, random_state=None,
+                 validation_fraction=0.1, n_iter_no_change=20, random_state=None,
                  device="auto", dtype="float32", callbacks=None, unknown_task="error"):
         init_params(self, locals())
 
