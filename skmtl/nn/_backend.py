@@ -235,20 +235,26 @@ def fit_network(est, table, targets, regression, *, partial=False, resume=False)
     return est
 
 
+def input_batches(X, param, batch_size):
+    """The rows of ``X`` as tensors of ``param``'s dtype and device, ``batch_size``
+    at a time (a sparse X is made dense a batch at a time; a lazy one is checked)."""
+    for start in range(0, X.shape[0], batch_size):
+        xb = X[start : start + batch_size]
+        xb = torch.tensor(xb.toarray() if hasattr(xb, "toarray") else np.asarray(xb),
+                          dtype=param.dtype, device=param.device)
+        if isinstance(X, LazyRows) and not torch.isfinite(xb).all():
+            raise ValueError("Input X contains NaN or infinity.")
+        yield xb
+
+
 def network_outputs(est, X, batch_size=4096):
     """All task outputs for the rows of ``X``, computed in batches: (n, n_outputs)."""
     net = est.module_
     param = next(net.parameters())
-    out = []
     net.eval()
     with torch.no_grad(), threads_for(param.device, step_flops(net, batch_size, 2)):
-        for start in range(0, X.shape[0], batch_size):
-            xb = X[start : start + batch_size]  # sparse: dense a batch at a time
-            xb = torch.tensor(xb.toarray() if hasattr(xb, "toarray") else np.asarray(xb),
-                              dtype=param.dtype, device=param.device)
-            if isinstance(X, LazyRows) and not torch.isfinite(xb).all():
-                raise ValueError("Input X contains NaN or infinity.")
-            out.append(net(xb)[1].double().cpu().numpy())
+        out = [net(xb)[1].double().cpu().numpy()
+               for xb in input_batches(X, param, batch_size)]
     if not out:
         return np.zeros((0, 0))
     mean, scale = getattr(est, "_target_scale", (0.0, 1.0))  # fitted before: none

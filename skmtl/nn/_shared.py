@@ -10,8 +10,8 @@ outputs (for a classifier: the same classes).
 import numpy as np
 import torch
 
+from ._backend import input_batches
 from ._modules import MMoE
-from ._rows import LazyRows
 from ._state import check_finite_outputs
 
 
@@ -57,17 +57,10 @@ def shared_outputs(est, X, batch_size=4096):
     net = est.module_
     param = next(net.parameters())
     mean, scale = getattr(est, "_target_scale", (0.0, 1.0))
-    out = []
     net.eval()
     with torch.no_grad():
-        for start in range(0, X.shape[0], batch_size):
-            xb = X[start : start + batch_size]  # sparse: dense a batch at a time
-            xb = torch.tensor(xb.toarray() if hasattr(xb, "toarray") else np.asarray(xb),
-                              dtype=param.dtype, device=param.device)
-            if isinstance(X, LazyRows) and not torch.isfinite(xb).all():
-                raise ValueError("Input X contains NaN or infinity.")
-            out.append(shared_forward(net, xb, est.n_tasks_, mean, scale)
-                       .double().cpu().numpy())
+        out = [shared_forward(net, xb, est.n_tasks_, mean, scale).double().cpu().numpy()
+               for xb in input_batches(X, param, batch_size)]
     Z = np.concatenate(out)
     return check_finite_outputs(Z, est.dtype, "on these rows of X: scale X as in fit, "
                                 "or use dtype='float64'.")
