@@ -283,3 +283,15 @@ def test_explicit_solvers_need_a_factorization_that_fits(monkeypatch):
     est = _fit(MultiTaskRegressor("l2", alpha=0.1, tol=1e-12, max_iter=100000), X, y,
                tasks=tasks)
     assert est.n_iter_ > 1
+
+
+@pytest.mark.parametrize("penalty", ["trace", "dirty"])
+def test_admm_rho_survives_extreme_scales(penalty):
+    """rho is the geometric mean of the Gram's eigenvalues: with X of scale 1e-81
+    their product underflows (it was a ZeroDivisionError in alpha / rho)."""
+    rng = np.random.RandomState(0)
+    X, Y = rng.randn(40, 3), rng.randn(40, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = MultiTaskRegressor(penalty, alpha=0.1, solver="admm").fit(1e-81 * X, 1e81 * Y)
+    assert np.isfinite(est.predict(1e-81 * X)).all()

@@ -59,7 +59,9 @@ def admm(fit, penalty, alpha, V, *, max_iter=1000, tol=1e-4, verbose=0, check_ev
     cols = np.arange(m)
     top = fit.e.max(initial=0.0)
     e = fit.e[fit.e > 1e-10 * top]  # not the rounding of G's null space
-    rho = float(np.sqrt(top * np.median(e))) if e.size else 1.0
+    # the geometric mean as a product of roots: no under/overflow at extreme scales
+    rho = float(np.sqrt(top) * np.sqrt(np.median(e))) if e.size else 1.0
+    rho = rho if 0.0 < rho < np.inf else 1.0
     lin = float(penalty.lipschitz_factor)
     inner = 1 if lin == 1 else inner_steps
     Z = penalty.coef(np.asarray(V))
