@@ -39,7 +39,8 @@ settings.register_profile("skmtl-ci", max_examples=25, derandomize=True, **_COMM
 settings.register_profile("skmtl-thorough", max_examples=500, **_COMMON)
 PROFILE = settings.get_profile(f"skmtl-{os.environ.get('SKMTL_HYPOTHESIS', 'ci')}")
 
-PENALTIES = ["l21", "l1", "l2", "trace", "mean", "graph", "cluster", "dirty"]
+PENALTIES = ["l21", "l1", "l2", "trace", "mean", "graph", "cluster", "dirty",
+             "relationship", "robust"]
 TIGHT = dict(tol=1e-10, max_iter=20_000)
 ALPHAS = st.sampled_from([0.01, 0.1, 1.0])
 VALUES = st.floats(-5, 5, allow_nan=False, allow_subnormal=False)
