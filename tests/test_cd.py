@@ -214,3 +214,17 @@ def test_the_solvers_read_what_subclasses_of_l1_and_l2_declare():
     est = MultiTaskRegressor(alpha=0.1)
     assert est._prepare(X, y, tasks, None, MyL1()).solver.name == "cd"
     assert est._prepare(X, y, tasks, None, MyL2()).solver.name == "exact"
+
+
+def test_row_step_with_varied_curvatures_at_a_large_scale():
+    """Tasks of different sizes give each row varied curvatures (Newton's method
+    for the row step); with targets of 1e108 its h**3 underflowed to 0 (NaN
+    coefficients).  coef(c Y, alpha) is c coef(Y, alpha / c)."""
+    X = np.array([[0.0], [1.0], [1.0], [1.0]])
+    Y = np.array([[-1.0, 0.0], [1.0, 0.0], [np.nan, 0.0], [0.0, 0.0]])  # from hypothesis
+    small = MultiTaskRegressor("l21", alpha=1e-109, solver="cd", tol=1e-12).fit(X, Y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        large = MultiTaskRegressor("l21", alpha=0.1, solver="cd", tol=1e-12).fit(
+            X, 1e108 * Y)
+    np.testing.assert_allclose(large.coef_ / 1e108, small.coef_, rtol=1e-8)

@@ -91,9 +91,15 @@ def _group_minimiser(u, d, alpha):
 
     ``w_t = u_t r / (d_t r + alpha)`` with ``r = ||w||`` the root of ``sum_t u_t^2 /
     (d_t r + alpha)^2 = 1``, found by Newton's method on the near-linear ``h(r) =
-    (sum ...)^(-1/2)`` (exact in one step when all ``d_t`` are equal).
+    (sum ...)^(-1/2)`` (exact in one step when all ``d_t`` are equal).  Solved for
+    ``u / c`` and ``alpha / c`` (``c = max |u_t|``; ``r`` scales with ``c``), from
+    ``r = (||u|| - alpha) / max(d)``, a lower bound of the root (there ``h <= 1``)
+    where ``q = u / (d r + alpha)`` is of order one: from ``r = 0`` with
+    ``alpha << ||u||`` (targets of 1e108), ``h**3`` underflowed to 0.
     """
-    r = 0.0
+    c = float(np.abs(u).max())
+    u, alpha = u / c, alpha / c
+    r = max((np.sqrt(np.dot(u, u)) - alpha) / np.max(d), 0.0)
     for _ in range(50):
         den = d * r + alpha
         q = u / den
@@ -103,7 +109,7 @@ def _group_minimiser(u, d, alpha):
         r += step
         if abs(step) <= 1e-14 * r:
             break
-    return u * r / (d * r + alpha)
+    return c * (u * r / (d * r + alpha))
 
 
 def _soft(V, step):
