@@ -177,6 +177,41 @@ def test_network_long_predict_equals_the_loop_over_tasks(architecture):
     np.testing.assert_array_equal(clf.predict(X, tasks=tasks), labels)
 
 
+@pytest.mark.skipif(not torch_installed, reason="needs the torch extra")
+def test_mixed_long_predict_is_one_pass_of_the_network(monkeypatch):
+    """MultiTaskEstimator's long format: the network runs once over the rows (it ran
+    once a task), and the labels and probabilities are each task's own."""
+    from skmtl import MultiTaskEstimator
+    from skmtl.nn._engines import NetworkEngine
+
+    rng = np.random.RandomState(0)
+    X, _, tasks = _long(n_tasks=6, n_rows=20, p=4)
+    y = np.where(tasks < 2, X[:, 0], (X[:, 1] > 0) + (tasks == 5) * (X[:, 2] > 0))
+    types = {t: "regression" if t < 2 else "classification" for t in range(6)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = MultiTaskEstimator(task_types=types, hidden_layer_sizes=(6,), max_epochs=3,
+                                 random_state=0, dtype="float64").fit(X, y, tasks=tasks)
+    order = rng.permutation(len(X))
+    Xp, tp = X[order], tasks[order]
+    ref = np.empty(len(Xp), dtype=object)  # the loop over tasks, as a reference
+    for t in range(6):
+        rows = np.flatnonzero(tp == t)
+        ref[rows] = est._task_predict(Xp, t, rows)
+    calls = []
+    real = NetworkEngine.outputs
+    monkeypatch.setattr(NetworkEngine, "outputs",
+                        lambda self, e, X, cols=slice(None): calls.append(1)
+                        or real(self, e, X, cols))
+    pred = est.predict(Xp, tasks=tp)
+    assert len(calls) == 1
+    np.testing.assert_array_equal(pred, ref)
+    clf = tp >= 2
+    proba = est.predict_proba(Xp[clf], tasks=tp[clf])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert len(calls) == 2
+
+
 # ------------------------------------------------- the classifier's targets at fit
 def _encode_per_task(est, table):
     """The reference: the per-task encoding the vectorized one replaced."""

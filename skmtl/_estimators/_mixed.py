@@ -186,7 +186,16 @@ class MultiTaskEstimator(_MultiTaskLinear):
         return [kind == "regression" for kind in self.task_types_]
 
     def _task_predict(self, X, t, rows):
-        Z = self._decision(X, t, rows)
+        return self._task_labels(self._decision(X, t, rows), t)
+
+    def _long_outputs(self, X, codes):
+        """``per_task(t, rows) -> Z`` over one pass of the network (long format):
+        each task's outputs sliced from every row's own, not a pass a task."""
+        Z, _ = self._own_outputs(X, codes)
+        widths = [s.stop - s.start for s in self._out_slices]
+        return lambda t, rows: Z[rows, :widths[t]]
+
+    def _task_labels(self, Z, t):
         if self._classes[t] is None:
             return Z[:, 0]
         idx = (Z[:, 0] > 0).astype(int) if Z.shape[1] == 1 else Z.argmax(axis=1)
@@ -207,10 +216,14 @@ class MultiTaskEstimator(_MultiTaskLinear):
             rows are asked for.  One task from a 1-D y: its (n_samples,) array.
         """
         X, codes = self._validate_predict(X, tasks)
-        out = self._assemble(
-            lambda t, rows: self._task_predict(X, t, rows).astype(object)
-            if codes is not None and len(set(self.task_types_)) > 1
-            else self._task_predict(X, t, rows), codes, X.shape[0])
+        if codes is None:
+            out = self._assemble(lambda t, rows: self._task_predict(X, t, rows), codes,
+                                 X.shape[0])
+        else:
+            Z, kind = self._long_outputs(X, codes), len(set(self.task_types_)) > 1
+            out = self._assemble(  # both types' rows: one array of object dtype
+                lambda t, rows: self._task_labels(Z(t, rows), t).astype(object)
+                if kind else self._task_labels(Z(t, rows), t), codes, X.shape[0])
         if codes is not None:
             return out
         return out[0] if self._squeeze else dict(zip(self.task_names_, out))
@@ -244,9 +257,10 @@ class MultiTaskEstimator(_MultiTaskLinear):
             raise ValueError(f"Rows of regression task {regression[0]!r} have no class "
                              "probabilities; pass rows of classification tasks only.")
         union = np.unique(np.concatenate([self._classes[t] for t in np.unique(codes)]))
+        Z = self._long_outputs(X, codes)
 
         def per_task(t, rows):
-            scores = class_scores(self._decision(X, t, rows), True)
+            scores = class_scores(Z(t, rows), True)
             full = np.zeros((scores.shape[0], union.size))
             full[:, np.searchsorted(union, self._classes[t])] = scores
             return full
