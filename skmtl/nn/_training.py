@@ -99,14 +99,15 @@ class _PairTensors:
             shape = (-1, pairs.complete)
             self.target, self.weight = self.target.view(shape), self.weight.view(shape)
             self.unweighted = bool(np.all(pairs.weight == 1))  # no sample_weight
+        elif pairs.one_per_row:  # a batch's positions: a slice of one arange
+            self.positions = torch.arange(pairs.ptr.size - 1, device=device)
 
     def batch(self, rows, rows_t):
         if self.dense:
             weight = None if self.unweighted else self.weight[rows_t]
             return None, None, self.target[rows_t], weight
         if self.pairs.one_per_row:  # long format: the row index is the pair index
-            local = torch.arange(rows.size, device=self.device)
-            offsets = rows_t
+            local, offsets = self.positions[: rows.size], rows_t
         else:
             local, offsets = batch_index(self.pairs, rows)
             local = torch.as_tensor(local, device=self.device)
@@ -148,6 +149,7 @@ class Trainer:
         self.net, self.weighting, self.shared = net, weighting, list(shared_params)
         params = list(net.parameters()) + list(weighting.parameters())
         self.optimizer = _adamw(params, lr, weight_decay, device)
+        self.params = params
         self.device, self.dtype = device, dtype
         self.loss_curve, self.task_loss_curve, self.validation_scores = [], [], []
         self.epochs = 0
@@ -236,7 +238,8 @@ class Trainer:
             return None
         features, Z = self.net(source.batch(b, b_t))
         losses, present = task_losses(Z, local, task, target, weight, layout, n_tasks, den)
-        self.optimizer.zero_grad(set_to_none=True)
+        for p in self.params:  # zero_grad(set_to_none=True), without its profiler hooks
+            p.grad = None
         self.weighting.backward(losses, present, features, self.shared)
         if self.world is not None:  # the shares' gradients add up to the batch's
             params = self.optimizer.param_groups[0]["params"]
