@@ -242,7 +242,7 @@ def report(rows):
           + ", ".join(f"T={T}: {b:.3f}" for T, b in bayes.items())
           + "); better = tasks where skmtl is more\naccurate; sk iter = mean epochs of "
           "the T sklearn MLPs (how many hit max_iter=200); steps =\noptimizer steps in "
-          "total.  skmtl configs: 'default' = all defaults (batch 200, like sklearn);\n"
+          "total.  skmtl configs: 'default' = all defaults;\n"
           "'batch=200T' = batch_size=200*T: each step sees as many rows as one step of "
           "each of the T MLPs;\n'es' = batch_size=100*T, learning_rate=1e-2, "
           "early_stopping=True, n_iter_no_change=5.  Right of '|': the T\nsklearn MLPs "
