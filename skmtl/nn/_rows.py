@@ -8,10 +8,15 @@ index into it, so reordering rows (the long format groups them by task) costs an
 index array, and each batch reads, converts and checks only its own rows.
 """
 
+import copy
 import warnings
 
 import numpy as np
 import torch
+
+
+# elements of X up to which an epoch gathers its rows once (a batch is then a slice)
+TAKE_MAX = 2**24
 
 
 class LazyRows:
@@ -93,6 +98,18 @@ class RowSource:
             with warnings.catch_warnings():  # read-only input (pandas): never written to
                 warnings.filterwarnings("ignore", "The given NumPy array is not writable")
                 self.X = torch.as_tensor(np.asarray(X)).to(device=device, dtype=dtype)
+
+    @property
+    def takes(self):
+        """Whether :meth:`take` applies: ``X`` on the device and small (an epoch's copy
+        of it in its row order costs little)."""
+        return not self.streamed and self.X.numel() <= TAKE_MAX
+
+    def take(self, rows_t):
+        """This source with the rows ``rows_t`` only, in that order (see :attr:`takes`)."""
+        out = copy.copy(self)
+        out.X = self.X[rows_t]
+        return out
 
     def batch(self, rows, rows_t):
         if not self.streamed:

@@ -1,5 +1,7 @@
 """The one training loop: mini-batches of rows, per-task losses, a weighting, a step."""
 
+import copy
+
 import numpy as np
 import torch
 
@@ -101,6 +103,20 @@ class _PairTensors:
             self.unweighted = bool(np.all(pairs.weight == 1))  # no sample_weight
         elif pairs.one_per_row:  # a batch's positions: a slice of one arange
             self.positions = torch.arange(pairs.ptr.size - 1, device=device)
+
+    @property
+    def takes(self):
+        """Whether :meth:`take` applies (one pair a row, or every task on every row)."""
+        return self.dense or self.pairs.one_per_row
+
+    def take(self, rows_t):
+        """These pairs of the rows ``rows_t`` only, in that order (see :attr:`takes`):
+        a batch of them is then ``batch(rows, slice)``."""
+        out = copy.copy(self)
+        names = ("target", "weight") if self.dense else ("task", "target", "weight")
+        for name in names:
+            setattr(out, name, getattr(self, name)[rows_t])
+        return out
 
     def batch(self, rows, rows_t):
         if self.dense:
@@ -207,7 +223,15 @@ class Trainer:
         self.net.train()
         batch_norm = any(isinstance(m, torch.nn.BatchNorm1d) for m in self.net.modules())
         steps = []  # each step's (losses, present), added up once at the end
-        for b, b_t in _device_batches(rows, batch_size, rng, self.device):
+        order = rows[rng.permutation(rows.size)] if rng is not None else rows
+        order_t = torch.as_tensor(order, device=self.device)
+        if self.world is None and source.takes and pt.takes:
+            # the epoch's rows gathered once, in their order: a batch is a slice (a view)
+            source, pt, order_t = source.take(order_t), pt.take(order_t), None
+        for start in range(0, order.size, batch_size):
+            stop = start + batch_size
+            b = order[start:stop]
+            b_t = slice(start, stop) if order_t is None else order_t[start:stop]
             if b.size < 2 and batch_norm:
                 continue  # batch norm cannot train on a single row
             step = self._train_step(source, pt, layout, n_tasks, b, b_t)
