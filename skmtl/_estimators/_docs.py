@@ -90,7 +90,9 @@ _SHARED_DOC = """
         ``loss_weighting__c``.
     learning_rate : float or "auto", default="auto"
         AdamW's step size; ``"auto"``: 1e-2 below 1,000 rows (no validation rows by
-        default), 1e-3 from there (see the torch user guide, "Defaults, measured").
+        default); from there 5e-3 for the shared layers and 1e-3 for the task heads
+        (see the torch user guide, "Defaults, measured").  A number is used for
+        every parameter.
     weight_decay : float, default=0.1
         AdamW's decoupled weight decay.
     batch_size : int or "auto", default="auto"

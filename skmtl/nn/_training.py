@@ -131,15 +131,17 @@ class _PairTensors:
         return local, self.task[offsets], self.target[offsets], self.weight[offsets]
 
 
-def _adamw(params, lr, weight_decay, device):
-    """AdamW, fused (one kernel for all parameters: on small networks the
-    per-parameter steps cost more than the backward pass) where torch has it."""
+def _adamw(groups, weight_decay, device):
+    """AdamW over ``groups`` (``(params, lr)`` pairs), fused (one kernel for all
+    parameters: on small networks the per-parameter steps cost more than the
+    backward pass) where torch has it."""
+    groups = [dict(params=params, lr=lr) for params, lr in groups if params]
     if device.type in ("cpu", "cuda"):
         try:
-            return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=True)
+            return torch.optim.AdamW(groups, weight_decay=weight_decay, fused=True)
         except (RuntimeError, ValueError):  # a dtype or device it does not fuse
             pass
-    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    return torch.optim.AdamW(groups, weight_decay=weight_decay)
 
 
 LOSS_MESSAGE = ("The loss of task {name!r} became {value} at epoch {epoch}: lower "
@@ -164,7 +166,14 @@ class Trainer:
     def __init__(self, net, weighting, shared_params, *, lr, weight_decay, device, dtype):
         self.net, self.weighting, self.shared = net, weighting, list(shared_params)
         params = list(net.parameters()) + list(weighting.parameters())
-        self.optimizer = _adamw(params, lr, weight_decay, device)
+        shared_lr, head_lr = (lr, lr) if np.isscalar(lr) else lr
+        if shared_lr == head_lr:
+            groups = [(params, shared_lr)]
+        else:  # the shared layers' steps, and the heads' (and the weighting's)
+            ids = {id(p) for p in self.shared}
+            groups = [([p for p in params if id(p) in ids], shared_lr),
+                      ([p for p in params if id(p) not in ids], head_lr)]
+        self.optimizer = _adamw(groups, weight_decay, device)
         self.params = params
         self.device, self.dtype = device, dtype
         self.loss_curve, self.task_loss_curve, self.validation_scores = [], [], []
@@ -266,7 +275,7 @@ class Trainer:
             p.grad = None
         self.weighting.backward(losses, present, features, self.shared)
         if self.world is not None:  # the shares' gradients add up to the batch's
-            params = self.optimizer.param_groups[0]["params"]
+            params = self.params
             for p in params:
                 if p.grad is None:
                     p.grad = torch.zeros_like(p)
