@@ -27,6 +27,11 @@ Usage::
     python benchmarks/bench_defaults.py --quick   # two small problems
     python benchmarks/bench_defaults.py --problems School "reg T5 n200"
     python benchmarks/bench_defaults.py --set "activation='relu'"  # other defaults
+    python benchmarks/bench_defaults.py --held-out --compare learning_rate=1e-3
+
+``--held-out``: twelve problems the defaults were not chosen on (the shared tanh
+representation at other sizes, noise levels and seeds, all of 1,000 rows or more),
+without the grid: the defaults, each ``--compare`` setting, and the sklearn MLPs.
 """
 
 import argparse
@@ -62,7 +67,8 @@ GRID = [  # one setting changed from the defaults
 ]
 
 
-def _synthetic(T, n, classify, seed=0, p=12, n_test=100):
+def _synthetic(T, n, classify, seed=0, p=12, n_test=100, noise=None):
+    noise = (0.3 if classify else 0.1) if noise is None else noise
     rs = np.random.RandomState(seed)
     A, heads = 2 * rs.randn(p, 4) / np.sqrt(p), rs.randn(4, T)
 
@@ -71,8 +77,8 @@ def _synthetic(T, n, classify, seed=0, p=12, n_test=100):
         tasks = np.repeat(np.arange(T), m)
         f = np.einsum("ij,ji->i", np.tanh(X @ A), heads[:, tasks])
         if classify:
-            return X, (f + 0.3 * rng.randn(len(X)) > 0).astype(int), tasks
-        return X, f + 0.1 * rng.randn(len(X)), tasks
+            return X, (f + noise * rng.randn(len(X)) > 0).astype(int), tasks
+        return X, f + noise * rng.randn(len(X)), tasks
 
     return draw(n, np.random.RandomState(seed + 1)) + draw(n_test, np.random.RandomState(
         seed + 2))
@@ -153,6 +159,19 @@ def score_sklearn(data, kind):
     return _task_scores(pred, Xte, yte, tte, kind == "clf"), seconds
 
 
+# held out: problems the defaults were not chosen on (other sizes, noise levels
+# and draws), every one with validation rows (1,000 rows or more)
+HELD_OUT = [("noisy reg T50 n80", 50, 80, False, 2.0), ("noisy reg T20 n100", 20, 100, False, 1.0),
+            ("reg T10 n400", 10, 400, False, 0.3), ("clf T20 n150", 20, 150, True, 1.0),
+            ("noisy clf T40 n60", 40, 60, True, 2.0), ("reg T3 n1500", 3, 1500, False, 0.5)]
+
+
+def held_out():
+    return [(f"{name} s{seed}", "clf" if c else "reg",
+             lambda T=T, n=n, c=c, e=e, seed=seed: _synthetic(T, n, c, seed, noise=e))
+            for seed in (5, 11) for name, T, n, c, e in HELD_OUT]
+
+
 def problems(quick, only=None):
     if only:
         return [p for p in problems(False) if p[0] in only]
@@ -193,12 +212,20 @@ def main(argv=None):
     parser.add_argument("--set", nargs="*", default=[],
                         help="defaults to try, as name=python-literal (e.g. "
                              "early_stopping='auto')")
+    parser.add_argument("--held-out", action="store_true",
+                        help="the held-out problems, without the grid: the defaults "
+                             "(and each --compare setting) against the sklearn MLPs")
+    parser.add_argument("--compare", nargs="*", default=[],
+                        help="with --held-out: settings to score beside the defaults, "
+                             "each as name=python-literal[,name=...]")
     parser.add_argument("--problems", nargs="*", default=None,
                         help="names of the problems to run (e.g. 'reg T20 n40' School)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     override = {k: eval(v) for k, v in (s.split("=", 1) for s in args.set)}  # noqa: S307
     print(f"torch threads 1; defaults overridden: {override or 'none'}")
+    if args.held_out:
+        return _held_out(override, args.compare)
     head = (f"{'problem':<13} {'default':>8} {'best':>8} {'best setting':<21} {'gap':>6} "
             f"{'ok':>3} {'fit s':>7} {'sk s':>7} {'sk score':>8} {'ratio':>6}")
     print(head)
@@ -222,6 +249,30 @@ def main(argv=None):
               f"{'yes' if gap <= 0.02 else 'no':>3} {seconds:7.2f} {sk_seconds:7.2f} "
               f"{sk:8.3f} {seconds / sk_seconds:6.2f}", flush=True)
     print(f"total {time.perf_counter() - t_all:.0f} s")
+
+
+def _held_out(override, compare):
+    """The held-out problems: the defaults' score and time, each ``compare``
+    setting's, and the sklearn MLPs'."""
+    settings = [{k: eval(v) for k, v in (kv.split("=", 1) for kv in c.split(","))}  # noqa: S307
+                for c in compare]
+    print("settings: " + "; ".join(f"[{i + 1}] {c}" for i, c in enumerate(compare)))
+    head = f"{'problem':<22} {'default':>8} {'fit s':>6}" + "".join(
+        f" {'[%d]' % (i + 1):>6} {'s':>5}" for i in range(len(settings))) + \
+        f" {'sklearn':>8} {'sk s':>6} {'ratio':>6}"
+    print(head)
+    print("-" * len(head))
+    warm_up()
+    for name, kind, make in held_out():
+        data = make()
+        base = base_estimator(kind).set_params(**override)
+        default, seconds = score_network(clone(base), data, kind)
+        line = f"{name:<22} {default:8.3f} {seconds:6.2f}"
+        for params in settings:
+            s, sec = score_network(clone(base).set_params(**params), data, kind)
+            line += f" {s:6.3f} {sec:5.2f}"
+        sk, sk_seconds = score_sklearn(data, kind)
+        print(line + f" {sk:8.3f} {sk_seconds:6.2f} {seconds / sk_seconds:6.2f}", flush=True)
 
 
 if __name__ == "__main__":
