@@ -29,9 +29,9 @@ Usage::
     python benchmarks/bench_defaults.py --set "activation='relu'"  # other defaults
     python benchmarks/bench_defaults.py --held-out --compare learning_rate=1e-3
 
-``--held-out``: twelve problems the defaults were not chosen on (the shared tanh
-representation at other sizes, noise levels and seeds, all of 1,000 rows or more),
-without the grid: the defaults, each ``--compare`` setting, and the sklearn MLPs.
+``--held-out``: problems the defaults were not chosen on (the shared tanh
+representation at other sizes, noise levels and seeds, of 1,000 rows or more and
+under; small subsets of Landmine and School), without the grid: the defaults, each ``--compare`` setting, and the sklearn MLPs.
 """
 
 import argparse
@@ -160,16 +160,52 @@ def score_sklearn(data, kind):
 
 
 # held out: problems the defaults were not chosen on (other sizes, noise levels
-# and draws), every one with validation rows (1,000 rows or more)
+# and draws): six with validation rows (1,000 rows or more), six without
 HELD_OUT = [("noisy reg T50 n80", 50, 80, False, 2.0), ("noisy reg T20 n100", 20, 100, False, 1.0),
             ("reg T10 n400", 10, 400, False, 0.3), ("clf T20 n150", 20, 150, True, 1.0),
-            ("noisy clf T40 n60", 40, 60, True, 2.0), ("reg T3 n1500", 3, 1500, False, 0.5)]
+            ("noisy clf T40 n60", 40, 60, True, 2.0), ("reg T3 n1500", 3, 1500, False, 0.5),
+            ("reg T10 n50", 10, 50, False, 0.3), ("reg T40 n20", 40, 20, False, 0.3),
+            ("reg T5 n150", 5, 150, False, 0.3), ("clf T20 n40", 20, 40, True, 0.5),
+            ("noisy reg T10 n80", 10, 80, False, 1.5), ("clf T4 n200", 4, 200, True, 0.5),
+            ("clf T10 n60", 10, 60, True, 0.5), ("clf T40 n16", 40, 16, True, 0.5),
+            ("noisy clf T2 n300", 2, 300, True, 1.0), ("clf T10 n20", 10, 20, True, 0.5),
+            ("clf T4 n50", 4, 50, True, 0.5), ("clf T2 n150", 2, 150, True, 0.5),
+            ("noisy clf T5 n100", 5, 100, True, 1.0)]
+
+
+def _subset(load, per_task, seed):
+    """``per_task`` training rows of each task (Landmine: a sixth of them, and at
+    least 2, mines), the other rows to test: a small real problem."""
+    X, y, tasks = load(return_X_y=True)
+    rng, train = np.random.RandomState(seed), []
+    for t in np.unique(tasks):
+        rows = np.flatnonzero(tasks == t)
+        if load is load_landmine:
+            pos, neg = rows[y[rows] == 1], rows[y[rows] == 0]
+            k = max(2, min(len(pos) // 2, per_task // 6))
+            train += [rng.choice(pos, k, replace=False),
+                      rng.choice(neg, per_task - k, replace=False)]
+        else:
+            train.append(rng.choice(rows, min(per_task, len(rows) // 2), replace=False))
+    tr = np.concatenate(train)
+    te = np.setdiff1d(np.arange(len(y)), tr)
+    scaler = StandardScaler().fit(X[tr])
+    return scaler.transform(X[tr]), y[tr], tasks[tr], scaler.transform(X[te]), y[te], \
+        tasks[te]
+
+
+SUBSETS = [("Landmine 10/task", "clf", load_landmine, 10),
+           ("Landmine 16/task", "clf", load_landmine, 16),
+           ("Landmine 30/task", "clf", load_landmine, 30),
+           ("School 6/task", "reg", load_school, 6)]
 
 
 def held_out():
     return [(f"{name} s{seed}", "clf" if c else "reg",
              lambda T=T, n=n, c=c, e=e, seed=seed: _synthetic(T, n, c, seed, noise=e))
-            for seed in (5, 11) for name, T, n, c, e in HELD_OUT]
+            for seed in (5, 11) for name, T, n, c, e in HELD_OUT] + [
+        (f"{name} s{seed}", kind, lambda load=load, k=k, seed=seed: _subset(load, k, seed))
+        for seed in (0, 1) for name, kind, load, k in SUBSETS]
 
 
 def problems(quick, only=None):

@@ -89,10 +89,10 @@ _SHARED_DOC = """
         ``skmtl.nn.CAGrad(c=0.2)``, whose settings ``GridSearchCV`` tunes as
         ``loss_weighting__c``.
     learning_rate : float or "auto", default="auto"
-        AdamW's step size; ``"auto"``: 1e-2 below 1,000 rows (no validation rows by
-        default); from there 5e-3 for the shared layers and 1e-3 for the task heads
-        (see the torch user guide, "Defaults, measured").  A number is used for
-        every parameter.
+        AdamW's step size; ``"auto"``: 1e-2 without validation rows (below 1,000
+        rows by default, see ``early_stopping``); with them, 5e-3 for the shared
+        layers and 1e-3 for the task heads (see the torch user guide, "Defaults,
+        measured").  A number is used for every parameter.
     weight_decay : float, default=0.1
         AdamW's decoupled weight decay.
     batch_size : int or "auto", default="auto"
@@ -102,10 +102,11 @@ _SHARED_DOC = """
     early_stopping : bool or "auto", default="auto"
         Hold out ``validation_fraction`` of the rows and stop when their loss has
         not improved by ``tol`` times its best value for ``n_iter_no_change``
-        epochs (the best weights are kept); ``"auto"``: on from 1,000 rows; without
-        it, the training loss is monitored.
+        epochs (the best weights are kept); ``"auto"``: on from 1,000 rows, and
+        from 200 when every task is a classification task; without it, the
+        training loss is monitored.
     validation_fraction : float, default=0.1
-    n_iter_no_change : int, default=20
+    n_iter_no_change : int, default=10
     random_state : int, RandomState instance or None, default=None
         Seeds the weights, dropout and the shuffling: the same seed gives the same
         model on the CPU.

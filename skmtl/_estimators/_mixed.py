@@ -84,7 +84,7 @@ class MultiTaskEstimator(_MultiTaskLinear):
                  dropout=0.0, batch_norm=False, architecture="shared", n_experts=4,
                  module=None, loss_weighting="equal", learning_rate="auto",
                  weight_decay=0.1, batch_size="auto", max_epochs=200,
-                 early_stopping="auto", validation_fraction=0.1, n_iter_no_change=20,
+                 early_stopping="auto", validation_fraction=0.1, n_iter_no_change=10,
                  tol=1e-4, random_state=None, device="auto", dtype="float32",
                  warm_start=False, verbose=0, callbacks=None):
         init_params(self, locals())

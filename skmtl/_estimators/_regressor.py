@@ -97,7 +97,7 @@ class MultiTaskRegressor(RegressorMixin, _MultiTaskLinear):
                  architecture="shared", n_experts=4, module=None,
                  loss_weighting="equal", learning_rate="auto", weight_decay=0.1,
                  batch_size="auto", max_epochs=200, early_stopping="auto",
-                 validation_fraction=0.1, n_iter_no_change=20, random_state=None,
+                 validation_fraction=0.1, n_iter_no_change=10, random_state=None,
                  device="auto", dtype="float32", callbacks=None, unknown_task="error"):
         init_params(self, locals())
 
