@@ -31,7 +31,8 @@ Usage::
 
 ``--held-out``: problems the defaults were not chosen on (the shared tanh
 representation at other sizes, noise levels and seeds, of 1,000 rows or more and
-under; small subsets of Landmine and School), without the grid: the defaults, each ``--compare`` setting, and the sklearn MLPs.
+under; small subsets of Landmine and School), without the grid: the defaults,
+each ``--compare`` setting, and the sklearn MLPs.
 """
 
 import argparse
@@ -55,6 +56,7 @@ GRID = [  # one setting changed from the defaults
     ("learning_rate=1e-4", dict(learning_rate=1e-4)),
     ("max_epochs=50", dict(max_epochs=50)),
     ("hidden=(256,)", dict(hidden_layer_sizes=(256,))),
+    ("hidden=(100,)", dict(hidden_layer_sizes=(100,))),
     ("hidden=(32,)", dict(hidden_layer_sizes=(32,))),
     ("activation=tanh", dict(activation="tanh")),
     ("activation=relu", dict(activation="relu")),
@@ -228,7 +230,7 @@ def base_estimator(kind):
     if kind == "mixed":
         return MultiTaskEstimator(random_state=0)
     cls = MultiTaskClassifier if kind == "clf" else MultiTaskRegressor
-    return cls(backend="torch", hidden_layer_sizes=(100,), random_state=0)
+    return cls(backend="torch", random_state=0)
 
 
 def warm_up():
@@ -253,7 +255,7 @@ def main(argv=None):
                              "(and each --compare setting) against the sklearn MLPs")
     parser.add_argument("--compare", nargs="*", default=[],
                         help="with --held-out: settings to score beside the defaults, "
-                             "each as name=python-literal[,name=...]")
+                             "each as name=python-literal[;name=...]")
     parser.add_argument("--problems", nargs="*", default=None,
                         help="names of the problems to run (e.g. 'reg T20 n40' School)")
     args = parser.parse_args(argv)
@@ -290,7 +292,7 @@ def main(argv=None):
 def _held_out(override, compare):
     """The held-out problems: the defaults' score and time, each ``compare``
     setting's, and the sklearn MLPs'."""
-    settings = [{k: eval(v) for k, v in (kv.split("=", 1) for kv in c.split(","))}  # noqa: S307
+    settings = [{k: eval(v) for k, v in (kv.split("=", 1) for kv in c.split(";"))}  # noqa: S307
                 for c in compare]
     print("settings: " + "; ".join(f"[{i + 1}] {c}" for i, c in enumerate(compare)))
     head = f"{'problem':<22} {'default':>8} {'fit s':>6}" + "".join(

@@ -153,7 +153,7 @@ def test_each_parameter_is_used_or_refused(kind, cls, base, name):
         default.set_params(**extra)
         changed.set_params(**extra)
     if name == "module":  # a custom trunk replaces the MLP: its settings at defaults
-        changed.set_params(hidden_layer_sizes=(100,))
+        changed.set_params(hidden_layer_sizes=type(changed)().hidden_layer_sizes)
     engine = _engine(changed)
     if engine is not _engine(default):  # the parameter picks another configuration
         assert name in engine.selects or name in engine.uses(changed)

@@ -21,30 +21,30 @@ def data(n=200, T=5, p=12, seed=0):
     return X, y, tasks
 
 
+# the width, and in the fits with validation rows the learning rate, the results
+# were recorded with (the defaults of that time)
+NET = dict(backend="torch", hidden_layer_sizes=(100,))
+
+
 def configs():
     """(name, estimator, fit args, fit keywords, rows to predict, their tasks)."""
     X, y, tasks = data()
-    # the fits with validation rows name the learning rate they were recorded with
-    # (the "auto" of that time: it now steps the shared layers and heads apart)
-    yield ("reg_long", MultiTaskRegressor(backend="torch", max_epochs=12,
-                                          learning_rate=1e-3, random_state=0),
+    yield ("reg_long", MultiTaskRegressor(**NET, max_epochs=12, learning_rate=1e-3,
+                                          random_state=0),
            (X, y), dict(tasks=tasks), X[:4], tasks[:4])
     Xw, Y = X[:300], np.stack([y[:300], y[300:600], y[600:900]], 1)
-    yield ("reg_wide_es", MultiTaskRegressor(backend="torch", max_epochs=12,
-                                             early_stopping=True, learning_rate=1e-2,
-                                             random_state=1),
+    yield ("reg_wide_es", MultiTaskRegressor(**NET, max_epochs=12, early_stopping=True,
+                                             learning_rate=1e-2, random_state=1),
            (Xw, Y), {}, Xw[:4], None)
     yb = (y > 0).astype(int)
-    yield ("clf_long_pcgrad", MultiTaskClassifier(backend="torch", max_epochs=8,
-                                                  loss_weighting="pcgrad",
+    yield ("clf_long_pcgrad", MultiTaskClassifier(**NET, max_epochs=8, loss_weighting="pcgrad",
                                                   early_stopping=False, random_state=2),
            (X[:400], yb[:400]), dict(tasks=tasks[:400] % 2), X[:4], tasks[:4] % 2)
-    yield ("clf_wide", MultiTaskClassifier(backend="torch", max_epochs=12,
-                                           early_stopping=False, random_state=3),
+    yield ("clf_wide", MultiTaskClassifier(**NET, max_epochs=12, early_stopping=False,
+                                           random_state=3),
            (Xw, (Y > 0).astype(int)), {}, Xw[:4], None)
-    yield ("clf_multi_long_es", MultiTaskClassifier(backend="torch", max_epochs=12,
-                                                    early_stopping=True, learning_rate=1e-3,
-                                                    random_state=4),
+    yield ("clf_multi_long_es", MultiTaskClassifier(**NET, max_epochs=12, early_stopping=True,
+                                                    learning_rate=1e-3, random_state=4),
            (X, np.digitize(y, [-0.5, 0.5])), dict(tasks=tasks), X[:4], tasks[:4])
 
 

@@ -131,7 +131,7 @@ class MultiTaskClassifier(ClassifierMixin, _MultiTaskLinear):
 
     def __init__(self, penalty="l21", alpha="auto", *, loss="logistic", fit_intercept=True,
                  positive=False, solver="auto", max_iter=1000, tol=1e-4,
-                 warm_start=False, verbose=0, backend="numpy", hidden_layer_sizes=(100,),
+                 warm_start=False, verbose=0, backend="numpy", hidden_layer_sizes=(64,),
                  activation="tanh", dropout=0.0, batch_norm=False,
                  architecture="shared", n_experts=4, module=None,
                  loss_weighting="equal", learning_rate="auto", weight_decay=0.1,

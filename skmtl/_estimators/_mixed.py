@@ -80,7 +80,7 @@ class MultiTaskEstimator(_MultiTaskLinear):
     _own_params = ("task_types",)
     __metadata_request__predict_proba = {"tasks": True}
 
-    def __init__(self, task_types=None, *, hidden_layer_sizes=(100,), activation="tanh",
+    def __init__(self, task_types=None, *, hidden_layer_sizes=(64,), activation="tanh",
                  dropout=0.0, batch_norm=False, architecture="shared", n_experts=4,
                  module=None, loss_weighting="equal", learning_rate="auto",
                  weight_decay=0.1, batch_size="auto", max_epochs=200,

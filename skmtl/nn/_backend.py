@@ -137,14 +137,15 @@ def learning_rate(est, validated):
     """The learning rates of the shared layers and of the task heads, for a fit
     with validation rows or (``validated`` False) without.
 
-    ``learning_rate="auto"``: 1e-2 for both without validation rows (by default,
-    below :data:`AUTO_EARLY_STOPPING` rows, and in ``partial_fit``); with them, 5e-3 for the shared layers
-    and 1e-3 for the heads.  Without validation rows the larger steps settle where
-    the small ones overfit (20 tasks of 40 rows: test R^2 0.97 for 0.91).  With
-    them, a head reads only its task's rows of a batch, and large steps of the heads
-    overfit noisy targets (School: 0.10 at 1e-2 for 0.21), while the shared layers,
-    which read every row, find the representation at 5e-3 in a third of the epochs
-    that 1e-3 takes (5 tasks of 200 rows).  A number is used for both."""
+    ``learning_rate="auto"``: 1e-2 for both without validation rows (by default
+    below :data:`AUTO_EARLY_STOPPING` rows, and in ``partial_fit``); with them,
+    5e-3 for the shared layers and 1e-3 for the heads.  Without validation rows
+    the larger steps settle where the small ones overfit (20 tasks of 40 rows:
+    test R^2 0.97 for 0.91).  With them, a head reads only its task's rows of a
+    batch, and large steps of the heads overfit noisy targets (School: 0.10 at
+    1e-2 for 0.21), while the shared layers, which read every row, find the
+    representation at 5e-3 in a third of the epochs that 1e-3 takes (5 tasks of
+    200 rows).  A number is used for both."""
     if est.learning_rate != "auto":
         return est.learning_rate, est.learning_rate
     return AUTO_LEARNING_RATES[bool(validated)]
