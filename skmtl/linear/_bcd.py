@@ -80,7 +80,9 @@ def _gap(fit, penalty, norms, alpha, W, H, rows):
     return _objective(fit, penalty, alpha, W, H) + fit.conjugate(W, None, H, s)
 
 
-def _epoch(fit, minimiser, alpha, W, H, rows, diag, lip, exact):
+def _epoch(fit, minimiser, alpha, W, H, rows, diag, lip, exact, scalar=None):
+    if scalar is not None:
+        return _epoch_one(fit, scalar, alpha, W, H, rows, lip)
     for j in rows:
         wj = W[j]
         d = diag[:, j] if exact else lip[j]
@@ -89,6 +91,19 @@ def _epoch(fit, minimiser, alpha, W, H, rows, diag, lip, exact):
         if delta.any():
             W[j] = new
             H += fit.gram_column(j) * delta
+
+
+def _epoch_one(fit, step, alpha, W, H, rows, lip):
+    """:func:`_epoch` for one output (``W`` of shape (p, 1)) and a penalty's
+    ``scalar_minimiser``: each coefficient's arithmetic in Python floats, where a
+    numpy call a coefficient costs more than the arithmetic; the same steps."""
+    w, d = W[:, 0], lip.tolist()
+    for j in rows.tolist():
+        wj = float(w[j])
+        new = step(d[j] * wj - float(fit.gradient_row(j, H)[0]), d[j], alpha)
+        if new != wj:
+            w[j] = new
+            H += fit.gram_column(j) * (new - wj)
 
 
 def _anderson(fit, penalty, alpha, W, H, rows, past):
@@ -149,6 +164,7 @@ def bcd(fit, penalty, alpha, W, *, max_iter=1000, tol=1e-4, screen=True, verbose
         fit, penalty, alpha = Ridged(fit, alpha * (1.0 - r)), norm, alpha * r
     minimiser, norms = row_rules(penalty)
     W = np.array(W, dtype=np.float64, copy=True)
+    scalar = getattr(penalty, "scalar_minimiser", None) if W.shape[1] == 1 else None
     diag = fit.gram_diagonal()  # (Tg, p)
     lip = diag.max(axis=0)
     exact = diag.shape[0] > 1 and not np.allclose(diag, lip)
@@ -196,7 +212,7 @@ def bcd(fit, penalty, alpha, W, *, max_iter=1000, tol=1e-4, screen=True, verbose
         past = [W[rows].copy()]
         while it < max_iter:
             before = past[-1]
-            _epoch(fit, minimiser, alpha, W, H, rows, diag, lip, exact)
+            _epoch(fit, minimiser, alpha, W, H, rows, diag, lip, exact, scalar)
             it += 1
             past.append(W[rows].copy())
             if anderson and len(past) == anderson + 1:

@@ -318,7 +318,7 @@ class GramFit(QuadraticForm):
     def gram_column(self, j):
         """Column ``j`` of every task's Gram matrix, shape (p, m) or (p, 1)."""
         if self._Gt is None:
-            return self._lazy.columns([j])
+            return self._lazy.column(j)
         return self._Gt[j]  # contiguous
 
     def gram_diagonal(self):

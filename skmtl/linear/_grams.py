@@ -154,6 +154,12 @@ class LazyGram:
             self.have[missing] = True
         return self.buffer[:, J]
 
+    def column(self, j):
+        """Column ``j``, shape (p, 1): a view of the buffer once computed."""
+        if not self.have[j]:
+            self.columns([j])
+        return self.buffer[:, j : j + 1]
+
     def full(self):
         return self.columns(np.arange(self.X.shape[1]))
 

@@ -116,6 +116,16 @@ def _soft(V, step):
     return np.sign(V) * np.maximum(np.abs(V) - step, 0.0)
 
 
+def _scalar_soft(u, d, alpha):
+    """``argmin_w d w^2 / 2 - u w + alpha |w|`` for Python floats (``d > 0``): one
+    coefficient's step, without a numpy call."""
+    if u > alpha:
+        return (u - alpha) / d
+    if u < -alpha:
+        return (u + alpha) / d
+    return 0.0
+
+
 def _l1_minimiser(u, d, alpha):
     """``argmin_w sum_t (d_t w_t^2 / 2 - u_t w_t) + alpha |w_t|``: soft-thresholding
     (zero where ``d_t = 0``: a feature constant in the task, ``u_t = 0``)."""
@@ -162,6 +172,15 @@ class L21(Penalty):
             return u * ((1.0 - alpha / norm) / d)
         return _group_minimiser(u, d, alpha)
 
+    @staticmethod
+    def scalar_minimiser(u, d, alpha):
+        """:meth:`block_minimiser` for a row of one output, in Python floats (the
+        same arithmetic, to the last bit)."""
+        norm = abs(u)
+        if norm <= alpha:
+            return 0.0
+        return u * ((1.0 - alpha / norm) / d)
+
 
 class L1(Penalty):
     r"""Independent lasso per task: :math:`\Omega(W) = \sum_{j,t} |W_{jt}|`."""
@@ -185,6 +204,8 @@ class L1(Penalty):
     def block_minimiser(self, u, d, alpha):
         """One row's exact step: soft-thresholding (elementwise, any curvatures)."""
         return _l1_minimiser(u, d, alpha)
+
+    scalar_minimiser = staticmethod(_scalar_soft)  # one coefficient, Python floats
 
 
 class L2(Penalty):

@@ -73,6 +73,11 @@ class Positive(Penalty):
         return lambda u, d, alpha: step(np.maximum(u, 0.0), d, alpha)
 
     @property
+    def scalar_minimiser(self):
+        step = self.penalty.scalar_minimiser
+        return lambda u, d, alpha: step(max(u, 0.0), d, alpha)
+
+    @property
     def split_ridge(self):
         split = self.penalty.split_ridge
 
