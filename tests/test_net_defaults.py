@@ -236,3 +236,17 @@ def test_small_data_settles_with_the_auto_learning_rate():
     r2 = [r2_score(y[~train][tasks[~train] == t], pred[tasks[~train] == t])
           for t in range(10)]
     assert np.mean(r2) > 0.94  # 0.97 (learning_rate=1e-3: 0.90)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_unscaled_columns_of_x_warn_and_name_the_fix(sparse):
+    import scipy.sparse as sp
+
+    X, Y = _data(n=200)
+    X = X * np.array([1.0, 1.0, 1000.0, 1.0, 1.0])  # column 2 in thousands
+    est = MultiTaskRegressor(backend="torch", hidden_layer_sizes=(8,), max_epochs=2)
+    with pytest.warns(UserWarning, match=r"1 of 5 columns .* \(column 2: .*StandardScaler"):
+        est.fit(sp.csr_matrix(X) if sparse else X, Y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        est.fit(X / X.std(axis=0), Y)  # standardised: no warning

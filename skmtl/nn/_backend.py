@@ -10,6 +10,7 @@ import os
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.exceptions import ConvergenceWarning
 from torch import nn
@@ -17,7 +18,7 @@ from torch import nn
 from ._callbacks import check_callbacks
 from ._data import BINARY, MULTICLASS, REGRESSION, TaskLayout, make_pairs
 from ._modules import MMoE, SharedBottom, mlp, output_size
-from ._rows import LazyRows
+from ._rows import LazyRows, is_streamed
 from ._state import seed_from
 from ._threads import step_flops, threads_for
 from ._training import Trainer, world
@@ -189,6 +190,36 @@ def warn_poor_fit(trainer, start, validated, min_epochs=5):
             stacklevel=4)
 
 
+# a column of X whose root mean square is over this saturates the first layer
+UNSCALED_RMS = 10.0
+
+
+def warn_unscaled(X, stacklevel=6):
+    """Warn, naming the fix, when a column of an in-memory ``X`` is far from unit
+    scale (a root mean square over :data:`UNSCALED_RMS`): tanh units saturate and
+    the fit is poor without any other sign (10 tasks of 100 rows: R^2 0.89 on
+    standardised X, 0.62 on 1,000 X, -0.04 on columns of scales 0.01-1,000 and
+    offsets of +-50).  A streamed X is not read for it."""
+    if is_streamed(X) or X.shape[0] == 0:
+        return
+    if sp.issparse(X):
+        squares = np.asarray(X.multiply(X).sum(axis=0), dtype=np.float64).ravel()
+    else:
+        squares = sum(np.einsum("ij,ij->j", b, b) for b in
+                      (np.asarray(X[i : i + 65536], dtype=np.float64)
+                       for i in range(0, X.shape[0], 65536)))
+    rms = np.sqrt(squares / X.shape[0])
+    over = np.flatnonzero(rms > UNSCALED_RMS)
+    if over.size:
+        j = over[np.argmax(rms[over])]
+        warnings.warn(
+            f"X has {over.size} of {rms.size} columns with a root mean square over "
+            f"{UNSCALED_RMS:g} (column {j}: {rms[j]:.3g}): the network's units "
+            "saturate on unscaled inputs.  Standardise X first, e.g. "
+            "make_pipeline(StandardScaler(), estimator).", UserWarning,
+            stacklevel=stacklevel)
+
+
 def fit_network(est, table, targets, regression, *, partial=False, resume=False):
     """Train ``est.module_`` on the encoded targets.
 
@@ -209,6 +240,8 @@ def fit_network(est, table, targets, regression, *, partial=False, resume=False)
     device = resolve_device(est.device)
     dtype = DTYPES[est.dtype]
     X = table.X  # RowSource puts it on the device once, or streams it (memmap, Dataset)
+    if not resume:
+        warn_unscaled(X)
     seed = seed_from(est.random_state)
     rng = np.random.RandomState(seed)
     stops = early_stopping(est, X.shape[0], REGRESSION not in kinds)
