@@ -1,8 +1,10 @@
 """What every skmtl estimator shares: the task formats at predict time, tags, score."""
 
+import functools
 import inspect
 
 import numpy as np
+from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from ._tasks import encode_tasks, task_rows
@@ -27,13 +29,26 @@ def _same(a, b):
         return False
 
 
+@functools.cache
+def _param_names(cls):
+    """scikit-learn's parameter names of ``cls`` (sorted), read from its
+    ``__init__`` signature once a class rather than at every ``get_params``."""
+    return tuple(BaseEstimator._get_param_names.__func__(cls))
+
+
+@functools.cache
+def init_defaults(cls):
+    """``{name: default}`` of ``cls.__init__``'s parameters, read once a class."""
+    return {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()
+            if k != "self"}
+
+
 def refuse_unused(est, used, where, users):
     """Raise a ValueError naming the first parameter of ``est`` set away from its
     ``__init__`` default that is not in ``used`` (the parameters its configuration
     reads): ``where`` names that configuration, ``users(name)`` the setting that
     reads ``name``."""
-    defaults = {k: p.default for k, p in
-                inspect.signature(type(est).__init__).parameters.items() if k != "self"}
+    defaults = init_defaults(type(est))
     for name, value in est.get_params(deep=False).items():
         if name in used or _same(value, defaults.get(name, value)):
             continue
@@ -79,6 +94,12 @@ class MultiTaskMixin:
     __metadata_request__predict = {"tasks": True}
     __metadata_request__score = {"tasks": True}
     __metadata_request__partial_fit = {"tasks": True}
+
+    @classmethod
+    def _get_param_names(cls):
+        # scikit-learn reads the signature at each get_params (four a fit) and
+        # clone: here once a class (a small fit took 0.15 ms of its 0.56 on it)
+        return list(_param_names(cls))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -313,3 +313,30 @@ def test_each_meta_learner_parameter_is_used_or_refused(algorithm, cls, name):
     if name in ("backbone", "input_shape", "transductive"):
         pytest.skip("needs image rows: tests/test_meta.py covers conv4")
     assert _differs(fingerprint(default), fingerprint(changed)), name
+
+
+def test_parameter_names_are_sklearns_read_once_a_class(monkeypatch):
+    import inspect
+
+    from sklearn.base import BaseEstimator
+
+    from skmtl import MultiTaskClassifierCV, MultiTaskEstimator, MultiTaskRegressorCV
+
+    class Other(MultiTaskRegressor):  # a subclass has its own names
+        def __init__(self, penalty="l21", extra=1):
+            super().__init__(penalty=penalty)
+            self.extra = extra
+
+    for cls in (MultiTaskRegressor, MultiTaskClassifier, MultiTaskEstimator,
+                MultiTaskRegressorCV, MultiTaskClassifierCV):
+        assert cls._get_param_names() == BaseEstimator._get_param_names.__func__(cls)
+    MultiTaskRegressor().get_params()  # the parent's names first: no confusion
+    assert Other._get_param_names() == ["extra", "penalty"]
+    assert Other(extra=2).get_params() == {"extra": 2, "penalty": "l21"}
+    calls = []
+    real = inspect.signature
+    monkeypatch.setattr(inspect, "signature", lambda *a, **k: calls.append(1) or real(*a, **k))
+    est = MultiTaskRegressor()
+    for _ in range(5):
+        clone(est).get_params()
+    assert not calls  # read when the class was first asked, not at every call
