@@ -110,12 +110,12 @@ def _fold_path(base, metric, X, y, tasks, sw, penalty, alphas, train, test):
     """Validation scores along the path fitted on one fold's training rows."""
     est = clone(base)
     scores, not_converged = [], 0
+    held_out = [_take(a, test) for a in (X, y, tasks, sw)]  # once, not at every alpha
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         for _ in _iter_path(est, _take(X, train), _take(y, train), _take(tasks, train),
                             _take(sw, train), penalty, alphas, structure=False):
-            scores.append(metric(est, _take(X, test), _take(y, test),
-                                 _take(tasks, test), _take(sw, test)))
+            scores.append(metric(est, *held_out))
             not_converged += any(issubclass(w.category, ConvergenceWarning) for w in caught)
             caught.clear()
     for w in caught:  # anything else goes on to the caller
