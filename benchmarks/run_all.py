@@ -27,7 +27,7 @@ from _common import Parser, versions  # noqa: E402
 BENCHMARKS = [
     "bench_l21", "bench_school", "bench_landmine", "bench_survey", "bench_path_cv",
     "bench_scaling", "bench_torch_overhead", "bench_tasks_scaling", "bench_omniglot",
-    "bench_meta_overhead", "bench_meta_batch",
+    "bench_meta_overhead", "bench_meta_batch", "bench_defaults", "bench_single_task",
 ]
 
 
